@@ -1,0 +1,7 @@
+export * from './limits.js'
+export * from './errors.js'
+export * from './wire.js'
+export * from './hashing.js'
+export * from './shard-id.js'
+export * from './sequence-number.js'
+export * from './iterator.js'

@@ -1,0 +1,43 @@
+/**
+ * Limits of the public API. Kinesis' own numbers wherever Kinesis has one, so that code written
+ * against Kinesis meets the same walls here.
+ */
+export const MAX_RECORDS_PER_PUT = 500
+export const MAX_RECORD_DATA_BYTES = 1024 * 1024
+export const MAX_PARTITION_KEY_LENGTH = 256
+/** Data plus partition keys of one put request. */
+export const MAX_PUT_PAYLOAD_BYTES = 5 * 1024 * 1024
+/** Base64 length of the largest record: 4 * ceil(1 MiB / 3). */
+export const MAX_RECORD_DATA_BASE64_LENGTH = 4 * Math.ceil(MAX_RECORD_DATA_BYTES / 3)
+
+export const STREAM_NAME_PATTERN = '^[a-zA-Z0-9_.-]{1,128}$'
+export const STREAM_NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/
+export const MIN_RETENTION_HOURS = 24
+export const MAX_RETENTION_HOURS = 8760
+export const DEFAULT_RETENTION_HOURS = 24
+export const DEFAULT_MAX_SHARDS = 1000
+
+export const DEFAULT_READ_LIMIT = 1000
+export const MAX_READ_LIMIT = 10_000
+export const MAX_READ_RESPONSE_BYTES = 10 * 1024 * 1024
+
+export const DEFAULT_LIST_LIMIT = 100
+export const MAX_LIST_LIMIT = 1000
+
+/** Kinesis' per-shard limits: the defaults for every new stream unless overridden. */
+export const DEFAULT_SHARD_WRITE_RECORDS_PER_SECOND = 1000
+export const DEFAULT_SHARD_WRITE_BYTES_PER_SECOND = 1024 * 1024
+export const DEFAULT_SHARD_READS_PER_SECOND = 5
+export const DEFAULT_SHARD_READ_BYTES_PER_SECOND = 2 * 1024 * 1024
+/** Bounds for configured limits: high enough for benchmarks, low enough to stay exact in Lua doubles. */
+export const MAX_CONFIGURED_RECORDS_PER_SECOND = 1_000_000_000
+export const MAX_CONFIGURED_BYTES_PER_SECOND = 1_000_000_000_000
+
+/** Number of bytes a standard, padded base64 string decodes to (the string is assumed valid). */
+export function base64DecodedLength(b64: string): number {
+  const n = b64.length
+  if (n === 0) return 0
+  let pad = 0
+  if (b64.charCodeAt(n - 1) === 61 /* = */) pad = b64.charCodeAt(n - 2) === 61 ? 2 : 1
+  return (n / 4) * 3 - pad
+}

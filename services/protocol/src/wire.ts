@@ -1,0 +1,97 @@
+/** Request and answer bodies of the REST API (`/v1`), as JSON. openapi.yaml describes the same. */
+import type { RecordErrorCode } from './errors.js'
+
+export interface WriteLimits {
+  recordsPerSecond: number
+  bytesPerSecond: number
+}
+
+export interface CreateStreamRequest {
+  name: string
+  shardCount: number
+  retentionHours?: number
+  writeLimits?: Partial<WriteLimits>
+}
+
+export type StreamStatus = 'ACTIVE'
+
+export interface ShardDescription {
+  shardId: string
+  hashKeyRange: { start: string; end: string }
+  sequenceNumberRange: { start: string; end?: string }
+}
+
+export interface StreamDescription {
+  name: string
+  status: StreamStatus
+  shardCount: number
+  retentionHours: number
+  /** ms since the epoch (Redis time). */
+  createdAt: number
+  writeLimits: WriteLimits
+  shards: ShardDescription[]
+}
+
+export interface StreamSummary {
+  name: string
+  status: StreamStatus
+  shardCount: number
+  retentionHours: number
+  createdAt: number
+}
+
+export interface ListStreamsResponse {
+  streams: StreamSummary[]
+  /** Pass as `next` to get the following page; absent on the last page. */
+  next?: string
+}
+
+export interface PutRecordEntry {
+  partitionKey: string
+  /** base64 (standard alphabet, padded). */
+  data: string
+  explicitHashKey?: string
+}
+
+export interface PutRecordsRequest {
+  records: PutRecordEntry[]
+}
+
+export type PutRecordResult =
+  | { shardId: string; sequenceNumber: string }
+  | { errorCode: RecordErrorCode; errorMessage: string }
+
+export interface PutRecordsResponse {
+  failedRecordCount: number
+  records: PutRecordResult[]
+}
+
+export type StartingPosition =
+  | 'TRIM_HORIZON'
+  | 'LATEST'
+  | 'AT_SEQUENCE_NUMBER'
+  | 'AFTER_SEQUENCE_NUMBER'
+  | 'AT_TIMESTAMP'
+
+export const STARTING_POSITIONS: readonly StartingPosition[] = [
+  'TRIM_HORIZON',
+  'LATEST',
+  'AT_SEQUENCE_NUMBER',
+  'AFTER_SEQUENCE_NUMBER',
+  'AT_TIMESTAMP',
+]
+
+export interface StreamRecord {
+  sequenceNumber: string
+  partitionKey: string
+  /** base64 */
+  data: string
+  /** ms since the epoch, Redis time at the put. */
+  approximateArrivalTimestamp: number
+}
+
+export interface GetRecordsResponse {
+  records: StreamRecord[]
+  nextIterator: string
+  millisBehindLatest: number
+}
