@@ -1,0 +1,5 @@
+export { freePort, isPortFree } from './ports.js'
+export { waitFor, type WaitOptions } from './wait.js'
+export { startProcess, type ChildHandle, type StartProcessOptions, type ExitStatus } from './processes.js'
+export { startRedis, startRedisCluster, waitForRedis, type RedisServer, type RedisClusterHandle, type StartRedisOptions } from './redis.js'
+export { redisCommand, type RespReply } from './resp.js'
