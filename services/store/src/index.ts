@@ -1,0 +1,6 @@
+export * from './keys.js'
+export * from './errors.js'
+export * from './scripts.js'
+export * from './connection.js'
+export * from './streams.js'
+export * from './shards.js'

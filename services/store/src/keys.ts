@@ -1,0 +1,65 @@
+/**
+ * Every Redis key Sluice uses is built here, and nowhere else.
+ *
+ * Layout (all under `sluice:`):
+ *   sluice:{catalog}:streams              ZSET  stream names (score 0; listed by lex order)
+ *   sluice:{catalog}:stream:<name>        HASH  one stream's description (see StreamRecordFields)
+ *   sluice:{catalog}:generation           STRING counter; each created stream gets the next value
+ *   sluice:{catalog}:readiness            STRING written by readiness probes (expires after 60 s)
+ *   sluice:{catalog}:purge                LIST  "<name>|<generation>|<shardCount>" of deleted streams
+ *                                               whose shard keys are still to be removed
+ *   sluice:{<name>:<gen>:<shard>}:state   HASH  one shard's limits and token buckets; its presence
+ *                                               means the shard is live (scripts refuse to write without it)
+ *   sluice:{<name>:<gen>:<shard>}:log     STREAM one shard's records; entry id <ms>-<seq> is the
+ *                                               record's sequence number (see @sluice/protocol)
+ *
+ * The catalog keys share the hash tag `{catalog}`, so stream creation and deletion are one Lua script
+ * in one slot. Every key of one shard shares the tag `{<name>:<gen>:<shard>}`, so each shard script
+ * touches one slot and the same code runs on Redis Cluster. The generation in the shard tag makes a
+ * re-created stream's keys disjoint from a deleted one's that may still be being removed. Stream
+ * names cannot contain `{`, `}`, `:` or `|` (they match ^[a-zA-Z0-9_.-]{1,128}$), so no name can
+ * forge another's tag.
+ */
+export const KEY_PREFIX = 'sluice:'
+
+const CATALOG = `${KEY_PREFIX}{catalog}:`
+
+export const catalogKeys = {
+  streams: `${CATALOG}streams`,
+  generation: `${CATALOG}generation`,
+  purge: `${CATALOG}purge`,
+  readiness: `${CATALOG}readiness`,
+  stream: (name: string): string => `${CATALOG}stream:${name}`,
+} as const
+
+export interface ShardKeys {
+  /** HASH: limits and token-bucket state; exists while the shard is live. */
+  state: string
+  /** STREAM: the shard's records. */
+  log: string
+}
+
+export function shardHashTag(stream: string, generation: number, shardIndex: number): string {
+  return `{${stream}:${generation}:${shardIndex}}`
+}
+
+export function shardKeys(stream: string, generation: number, shardIndex: number): ShardKeys {
+  const base = `${KEY_PREFIX}${shardHashTag(stream, generation, shardIndex)}:`
+  return { state: `${base}state`, log: `${base}log` }
+}
+
+/** An entry of the purge list, as delete-stream.lua writes it (the two must agree). */
+export function formatPurgeEntry(stream: string, generation: number, shardCount: number): string {
+  return `${stream}|${generation}|${shardCount}`
+}
+
+/** Reads an entry of the purge list, as delete-stream.lua writes it: "<name>|<generation>|<shardCount>". */
+export function parsePurgeEntry(entry: string): { stream: string; generation: number; shardCount: number } | null {
+  const parts = entry.split('|')
+  if (parts.length !== 3) return null
+  const [stream, gen, count] = parts as [string, string, string]
+  const generation = Number(gen)
+  const shardCount = Number(count)
+  if (!stream || !Number.isSafeInteger(generation) || !Number.isSafeInteger(shardCount)) return null
+  return { stream, generation, shardCount }
+}

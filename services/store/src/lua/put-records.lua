@@ -1,0 +1,82 @@
+#!lua
+--[[
+put-records: append a batch of records to ONE shard, after charging the shard's write token buckets.
+
+Invariant: all-or-prefix. Records are considered in request order; the first record that does not
+fit the buckets, and every record after it, is refused, so a shard never reorders one request's
+records and a refused record is never written. The `#!lua` line makes Redis refuse the whole script
+with OOM before it starts (noeviction), so there is no partial write under memory pressure either.
+Time is Redis time (TIME), never a client's clock.
+
+Token buckets: records and bytes, refilled continuously at the shard's rate, capacity = rate * burst
+seconds (Kinesis: 1 s). A record fits if >= 1 record token is left and the byte bucket holds its size;
+a record larger than the whole byte capacity fits only into a full bucket and leaves it in debt, so
+oversized-but-legal records are slowed, never refused forever.
+
+KEYS[1]  shard state HASH  (fields rps, bps, burst_s; bucket state rtok, btok, ts_us)
+KEYS[2]  shard log STREAM
+ARGV[1]  n, the number of records
+ARGV[2 + 3*(i-1)]  size of record i in bytes (decoded data + partition key), a decimal integer
+ARGV[3 + 3*(i-1)]  partition key of record i
+ARGV[4 + 3*(i-1)]  data of record i (base64 text, stored as is)
+
+Returns: { accepted, retryAfterMs, id_1, ..., id_accepted }
+  accepted      number of records written (a prefix of the batch)
+  retryAfterMs  0 if all were written; else ms until the first refused record would fit
+  id_i          stream entry id "<ms>-<seq>" of record i
+Errors (as a negative first element, no write done):
+  { -1 }  the shard state key is missing: the stream was deleted (or never existed)
+]]
+local state = redis.call('HMGET', KEYS[1], 'rps', 'bps', 'burst_s', 'rtok', 'btok', 'ts_us')
+local rps = tonumber(state[1])
+local bps = tonumber(state[2])
+if not rps or not bps then
+  return { -1 }
+end
+local burst = tonumber(state[3]) or 1
+local rcap = rps * burst
+local bcap = bps * burst
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local rtok = tonumber(state[4])
+local btok = tonumber(state[5])
+local last = tonumber(state[6])
+if not rtok or not btok or not last then
+  rtok = rcap
+  btok = bcap
+else
+  local elapsed = now - last
+  if elapsed < 0 then elapsed = 0 end
+  rtok = math.min(rcap, rtok + elapsed * rps / 1000000)
+  btok = math.min(bcap, btok + elapsed * bps / 1000000)
+end
+
+local n = tonumber(ARGV[1])
+local out = { 0, 0 }
+local accepted = 0
+local retryMs = 0
+for i = 1, n do
+  local base = 2 + 3 * (i - 1)
+  local size = tonumber(ARGV[base])
+  local need = size
+  if need > bcap then need = bcap end
+  if rtok < 1 or btok < need then
+    local waitR = 0
+    if rtok < 1 then waitR = (1 - rtok) / rps end
+    local waitB = 0
+    if btok < need then waitB = (need - btok) / bps end
+    retryMs = math.ceil(math.max(waitR, waitB) * 1000)
+    if retryMs < 1 then retryMs = 1 end
+    break
+  end
+  rtok = rtok - 1
+  btok = btok - size
+  accepted = accepted + 1
+  out[2 + accepted] = redis.call('XADD', KEYS[2], '*', 'k', ARGV[base + 1], 'd', ARGV[base + 2])
+end
+out[1] = accepted
+out[2] = retryMs
+-- Lua numbers travel as integers in replies and as strings in HSET: keep the fraction of the buckets.
+redis.call('HSET', KEYS[1], 'rtok', tostring(rtok), 'btok', tostring(btok), 'ts_us', string.format('%.0f', now))
+return out

@@ -1,0 +1,87 @@
+#!lua flags=allow-oom
+--[[
+read-records: read a range of ONE shard's records after charging the shard's read buckets.
+
+Kinesis semantics for read limits: each read costs one read token (5/s by default) and is refused
+while none is left; the bytes a read returns are charged after the fact and may drive the byte bucket
+into debt, so a large read throttles the reads that follow it until the debt is paid back.
+`allow-oom`: reading must keep working when Redis is full (the only write is a small HSET on an
+existing hash). Time is Redis time.
+
+KEYS[1]  shard state HASH  (fields rrps, rbps, burst_s; bucket state rrtok, rbtok, rts_us)
+KEYS[2]  shard log STREAM
+ARGV[1]  start of the range for XRANGE: "<ms>-<seq>" inclusive or "(<ms>-<seq>" exclusive
+ARGV[2]  max records (COUNT)
+ARGV[3]  max bytes (data + partition key, data counted decoded) in one answer; at least one record
+         is always returned if there is one, so a single large record cannot block a reader
+
+Returns: { 1, tipId, id_1, key_1, data_1, ..., id_n, key_n, data_n }
+  tipId  the id of the shard's newest entry ("0-0" when empty); lets the caller compute lag
+Errors (first element <= 0, nothing read):
+  { -1 }               the shard state key is missing: the stream was deleted
+  { 0, retryAfterMs }  throttled
+]]
+local state = redis.call('HMGET', KEYS[1], 'rrps', 'rbps', 'burst_s', 'rrtok', 'rbtok', 'rts_us')
+local rps = tonumber(state[1])
+local bps = tonumber(state[2])
+if not rps or not bps then
+  return { -1 }
+end
+local burst = tonumber(state[3]) or 1
+local rcap = rps * burst
+local bcap = bps * burst
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local rtok = tonumber(state[4])
+local btok = tonumber(state[5])
+local last = tonumber(state[6])
+if not rtok or not btok or not last then
+  rtok = rcap
+  btok = bcap
+else
+  local elapsed = now - last
+  if elapsed < 0 then elapsed = 0 end
+  rtok = math.min(rcap, rtok + elapsed * rps / 1000000)
+  btok = math.min(bcap, btok + elapsed * bps / 1000000)
+end
+
+if rtok < 1 or btok <= 0 then
+  local waitR = 0
+  if rtok < 1 then waitR = (1 - rtok) / rps end
+  local waitB = 0
+  if btok <= 0 then waitB = (1 - btok) / bps end
+  local retryMs = math.ceil(math.max(waitR, waitB) * 1000)
+  if retryMs < 1 then retryMs = 1 end
+  redis.call('HSET', KEYS[1], 'rrtok', tostring(rtok), 'rbtok', tostring(btok), 'rts_us', string.format('%.0f', now))
+  return { 0, retryMs }
+end
+
+local entries = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
+local maxBytes = tonumber(ARGV[3])
+local tip = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local tipId = '0-0'
+if tip[1] then tipId = tip[1][1] end
+
+local out = { 1, tipId }
+local bytes = 0
+for i = 1, #entries do
+  local e = entries[i]
+  local fields = e[2]
+  local key, data
+  for j = 1, #fields, 2 do
+    if fields[j] == 'k' then key = fields[j + 1] elseif fields[j] == 'd' then data = fields[j + 1] end
+  end
+  -- base64 length * 3/4 approximates the decoded size closely enough for a response budget.
+  local size = #key + math.floor(#data * 3 / 4)
+  if i > 1 and bytes + size > maxBytes then break end
+  bytes = bytes + size
+  out[#out + 1] = e[1]
+  out[#out + 1] = key
+  out[#out + 1] = data
+end
+
+rtok = rtok - 1
+btok = btok - bytes
+redis.call('HSET', KEYS[1], 'rrtok', tostring(rtok), 'rbtok', tostring(btok), 'rts_us', string.format('%.0f', now))
+return out

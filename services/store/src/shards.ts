@@ -1,0 +1,102 @@
+/**
+ * One shard's records: append (with write throttling) and read (with read throttling), each one Lua
+ * script on the shard's slot. Callers pass the shard's keys from keys.ts.
+ */
+import { guarded } from './errors.js'
+import type { SluiceRedis } from './connection.js'
+import type { ShardKeys } from './keys.js'
+
+export interface RecordToAppend {
+  /** bytes charged to the write limit: decoded data + partition key */
+  size: number
+  partitionKey: string
+  /** base64 text, stored and returned as is */
+  data: string
+}
+
+export type AppendResult =
+  /** entryIds[i] belongs to records[i]; records past entryIds.length were refused (throttled). */
+  | { kind: 'appended'; entryIds: string[]; retryAfterMs: number }
+  | { kind: 'gone' }
+
+export interface StoredEntry {
+  entryId: string
+  partitionKey: string
+  data: string
+}
+
+export type ReadResult =
+  | { kind: 'records'; entries: StoredEntry[]; tipEntryId: string }
+  | { kind: 'throttled'; retryAfterMs: number }
+  | { kind: 'gone' }
+
+export interface ReadStart {
+  kind: 'at' | 'after'
+  entryId: string
+}
+
+function malformed(script: string, reply: unknown): Error {
+  return new Error(`${script} returned an unexpected reply: ${JSON.stringify(reply)?.slice(0, 200)}`)
+}
+
+export class ShardStore {
+  constructor(private readonly redis: SluiceRedis) {}
+
+  /** Appends records in order; throttling refuses a suffix, never a record in the middle. */
+  async append(keys: ShardKeys, records: readonly RecordToAppend[]): Promise<AppendResult> {
+    const args: (string | number)[] = new Array(3 + 3 * records.length)
+    args[0] = keys.state
+    args[1] = keys.log
+    args[2] = records.length
+    let at = 3
+    for (const r of records) {
+      args[at++] = r.size
+      args[at++] = r.partitionKey
+      args[at++] = r.data
+    }
+    const reply = await guarded(this.redis.sluicePutRecords(args))
+    if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('put-records', reply)
+    if (reply[0] === -1) return { kind: 'gone' }
+    const accepted = reply[0]
+    const retryAfterMs = Number(reply[1])
+    const entryIds = reply.slice(2) as string[]
+    if (entryIds.length !== accepted) throw malformed('put-records', reply)
+    return { kind: 'appended', entryIds, retryAfterMs }
+  }
+
+  /** Reads up to `count` records from `start`, at most `maxBytes` (but at least one record). */
+  async read(keys: ShardKeys, start: ReadStart, count: number, maxBytes: number): Promise<ReadResult> {
+    const from = start.kind === 'at' ? start.entryId : `(${start.entryId}`
+    const reply = await guarded(this.redis.sluiceReadRecords([keys.state, keys.log, from, count, maxBytes]))
+    if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('read-records', reply)
+    if (reply[0] === -1) return { kind: 'gone' }
+    if (reply[0] === 0) return { kind: 'throttled', retryAfterMs: Number(reply[1]) }
+    const entries: StoredEntry[] = []
+    for (let i = 2; i + 2 < reply.length; i += 3) {
+      entries.push({ entryId: reply[i] as string, partitionKey: reply[i + 1] as string, data: reply[i + 2] as string })
+    }
+    return { kind: 'records', entries, tipEntryId: String(reply[1]) }
+  }
+
+  /**
+   * The id of the last record ever appended ("0-0" if none): where LATEST starts. Redis keeps it
+   * even when the entry itself has been trimmed, so LATEST never re-reads old records.
+   */
+  async lastEntryId(keys: ShardKeys): Promise<string> {
+    try {
+      const info = (await guarded(this.redis.xinfo('STREAM', keys.log))) as unknown[]
+      for (let i = 0; i + 1 < info.length; i += 2) {
+        if (info[i] === 'last-generated-id') return String(info[i + 1])
+      }
+      throw malformed('XINFO STREAM', info)
+    } catch (err) {
+      if (err instanceof Error && /no such key/i.test(err.message)) return '0-0'
+      throw err
+    }
+  }
+
+  /** Whether the shard is live (its state key exists). */
+  async exists(keys: ShardKeys): Promise<boolean> {
+    return (await guarded(this.redis.exists(keys.state))) === 1
+  }
+}

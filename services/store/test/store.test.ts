@@ -1,0 +1,179 @@
+/**
+ * The store's scripts, with the same test body against a single redis-server and a 3-master Redis
+ * Cluster: every script must touch one slot only (no CROSSSLOT), and behave the same on both.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { startRedis, startRedisCluster } from '@sluice/testkit'
+import {
+  StreamCatalog,
+  ShardStore,
+  catalogKeys,
+  connectRedis,
+  createRedisClient,
+  shardKeys,
+  type SluiceRedis,
+  type NewStream,
+} from '../src/index.js'
+
+const topologies = [
+  {
+    name: 'a single redis-server',
+    start: async () => {
+      const server = await startRedis()
+      return { url: server.url, close: () => server.close() }
+    },
+  },
+  {
+    name: 'a 3-master Redis Cluster',
+    start: async () => {
+      const cluster = await startRedisCluster({ masters: 3 })
+      return { url: `redis-cluster://${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`, close: () => cluster.close() }
+    },
+  },
+]
+
+const stream = (name: string, over: Partial<NewStream> = {}): NewStream => ({
+  name,
+  shardCount: 4,
+  retentionHours: 24,
+  writeLimits: { perSecond: 1000, bytesPerSecond: 1 << 20 },
+  readLimits: { perSecond: 5, bytesPerSecond: 2 << 20 },
+  ...over,
+})
+
+for (const topology of topologies) {
+  describe(`store on ${topology.name}`, () => {
+    let server: { url: string; close(): Promise<void> }
+    let redis: SluiceRedis
+    let catalog: StreamCatalog
+    let shards: ShardStore
+    before(async () => {
+      server = await topology.start()
+      redis = createRedisClient({ url: server.url })
+      await connectRedis(redis)
+      catalog = new StreamCatalog(redis)
+      shards = new ShardStore(redis)
+    })
+    after(async () => {
+      redis.disconnect()
+      await server.close()
+    })
+
+    it('creates a stream once; a second create of the name changes nothing and leaves no keys', async () => {
+      const created = await catalog.create(stream('s1'))
+      assert.ok(created)
+      assert.equal(created.shardCount, 4)
+      assert.ok(created.generation > 0)
+      const again = await catalog.create(stream('s1', { shardCount: 2 }))
+      assert.equal(again, null)
+      const got = await catalog.get('s1')
+      assert.equal(got?.shardCount, 4)
+      assert.equal(got?.generation, created.generation)
+      // The losing create's shard keys (next generation) were removed.
+      assert.equal(await shards.exists(shardKeys('s1', created.generation + 1, 0)), false)
+    })
+
+    it('appends in order and reads back what was appended, with Redis-time entry ids', async () => {
+      const s = (await catalog.get('s1'))!
+      const keys = shardKeys('s1', s.generation, 2)
+      const records = Array.from({ length: 50 }, (_, i) => ({ size: 10, partitionKey: `k${i}`, data: Buffer.from(`d${i}`).toString('base64') }))
+      const appended = await shards.append(keys, records)
+      assert.equal(appended.kind, 'appended')
+      if (appended.kind !== 'appended') return
+      assert.equal(appended.entryIds.length, 50)
+      assert.equal(appended.retryAfterMs, 0)
+      const read = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 100, 1 << 20)
+      assert.equal(read.kind, 'records')
+      if (read.kind !== 'records') return
+      assert.deepEqual(read.entries.map((e) => e.entryId), appended.entryIds)
+      assert.deepEqual(read.entries.map((e) => e.partitionKey), records.map((r) => r.partitionKey))
+      assert.deepEqual(read.entries.map((e) => e.data), records.map((r) => r.data))
+      assert.equal(read.tipEntryId, appended.entryIds[49])
+      const ms = Number(appended.entryIds[0]!.split('-')[0])
+      assert.ok(Math.abs(ms - Date.now()) < 60_000, 'entry ids carry Redis time in ms')
+      const afterTen = await shards.read(keys, { kind: 'after', entryId: appended.entryIds[9]! }, 5, 1 << 20)
+      assert.ok(afterTen.kind === 'records')
+      if (afterTen.kind === 'records') assert.deepEqual(afterTen.entries.map((e) => e.partitionKey), ['k10', 'k11', 'k12', 'k13', 'k14'])
+      assert.equal(await shards.lastEntryId(keys), appended.entryIds[49])
+      assert.equal(await shards.lastEntryId(shardKeys('s1', s.generation, 3)), '0-0')
+    })
+
+    it('throttles a suffix of the batch when the record bucket runs out, and writes none of it', async () => {
+      const s = (await catalog.create(stream('s2', { shardCount: 1, writeLimits: { perSecond: 10, bytesPerSecond: 1 << 20 } })))!
+      const keys = shardKeys('s2', s.generation, 0)
+      const r = await shards.append(keys, Array.from({ length: 25 }, (_, i) => ({ size: 1, partitionKey: `k${i}`, data: 'AA==' })))
+      assert.equal(r.kind, 'appended')
+      if (r.kind !== 'appended') return
+      assert.ok(r.entryIds.length >= 10 && r.entryIds.length <= 11, `accepted ${r.entryIds.length}`)
+      assert.ok(r.retryAfterMs >= 1 && r.retryAfterMs <= 100, `retry after ${r.retryAfterMs} ms`)
+      const read = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 100, 1 << 20)
+      assert.ok(read.kind === 'records' && read.entries.length === r.entryIds.length)
+    })
+
+    it('lets a record larger than the byte capacity through a full bucket only', async () => {
+      const s = (await catalog.create(stream('s3', { shardCount: 1, writeLimits: { perSecond: 100, bytesPerSecond: 100 } })))!
+      const keys = shardKeys('s3', s.generation, 0)
+      const big = { size: 1000, partitionKey: 'k', data: 'AA==' }
+      const first = await shards.append(keys, [big, big])
+      assert.ok(first.kind === 'appended' && first.entryIds.length === 1, 'one oversized record passes a full bucket; the next waits')
+      if (first.kind === 'appended') assert.ok(first.retryAfterMs >= 1000, 'the debt is paid back before the next')
+    })
+
+    it('throttles reads: 5 per second, then a retry time', async () => {
+      const s = (await catalog.get('s1'))!
+      const keys = shardKeys('s1', s.generation, 1)
+      const kinds = []
+      for (let i = 0; i < 8; i++) kinds.push((await shards.read(keys, { kind: 'at', entryId: '0-0' }, 10, 1 << 20)).kind)
+      assert.equal(kinds.filter((k) => k === 'records').length >= 5, true, kinds.join())
+      assert.ok(kinds.includes('throttled'), kinds.join())
+    })
+
+    it('caps a read by bytes but always returns at least one record', async () => {
+      const s = (await catalog.create(stream('s4', { shardCount: 1, readLimits: { perSecond: 100, bytesPerSecond: 1 << 30 } })))!
+      const keys = shardKeys('s4', s.generation, 0)
+      const data = Buffer.alloc(3000).toString('base64')
+      await shards.append(keys, Array.from({ length: 10 }, () => ({ size: 3001, partitionKey: 'k', data })))
+      const r = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 100, 10_000)
+      assert.ok(r.kind === 'records' && r.entries.length === 3, r.kind === 'records' ? `${r.entries.length}` : r.kind)
+      const one = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 100, 10)
+      assert.ok(one.kind === 'records' && one.entries.length === 1)
+    })
+
+    it('deletes a stream: the name is free, its shards refuse writes and reads, its keys are gone', async () => {
+      const s = (await catalog.create(stream('s5', { shardCount: 3 })))!
+      const keys = shardKeys('s5', s.generation, 0)
+      await shards.append(keys, [{ size: 1, partitionKey: 'k', data: 'AA==' }])
+      assert.equal(await catalog.delete('s5'), true)
+      assert.equal(await catalog.get('s5'), null)
+      assert.equal(await catalog.delete('s5'), false)
+      assert.deepEqual(await shards.append(keys, [{ size: 1, partitionKey: 'k', data: 'AA==' }]), { kind: 'gone' })
+      assert.deepEqual(await shards.read(keys, { kind: 'at', entryId: '0-0' }, 10, 1000), { kind: 'gone' })
+      assert.equal(await redis.exists(keys.log), 0)
+      assert.deepEqual(await redis.lrange(catalogKeys.purge, 0, -1), [])
+      assert.ok(await catalog.create(stream('s5')), 'the name can be used again')
+    })
+
+    it('finishes an interrupted deletion from the purge list', async () => {
+      const s = (await catalog.create(stream('s6', { shardCount: 2 })))!
+      const keys = shardKeys('s6', s.generation, 1)
+      await shards.append(keys, [{ size: 1, partitionKey: 'k', data: 'AA==' }])
+      // What a crash right after the catalog script leaves behind: the name gone, the keys still there.
+      await redis.sluiceDeleteStream([catalogKeys.stream('s6'), catalogKeys.streams, catalogKeys.purge, 's6'])
+      assert.equal(await redis.exists(keys.log), 1)
+      assert.equal(await catalog.purgePending(), 1)
+      assert.equal(await redis.exists(keys.log), 0)
+      assert.equal(await redis.exists(keys.state), 0)
+    })
+
+    it('lists streams by name, in pages', async () => {
+      const first = await catalog.list(undefined, 2)
+      assert.equal(first.streams.length, 2)
+      assert.equal(first.more, true)
+      const rest = await catalog.list(first.streams[1]!.name, 100)
+      const all = [...first.streams, ...rest.streams].map((x) => x.name)
+      assert.deepEqual(all, [...all].sort())
+      assert.ok(all.includes('s1') && all.includes('s5') && !all.includes('s6'))
+    })
+  })
+}
