@@ -1,0 +1,160 @@
+/**
+ * Reads: a starting position (Kinesis' five iterator types) becomes a signed, expiring iterator; a
+ * read turns an iterator into records and the next iterator. Records older than the stream's
+ * retention are never returned, whatever the position asks for.
+ */
+import {
+  DEFAULT_READ_LIMIT,
+  MAX_READ_RESPONSE_BYTES,
+  compareEntryIds,
+  entryIdFromSequenceNumber,
+  sequenceNumberFromEntryId,
+  shardIdFor,
+  type GetRecordsResponse,
+  type IteratorPosition,
+  type StartingPosition,
+  type StreamRecord,
+} from '@sluice/protocol'
+import { shardKeys } from '@sluice/store'
+import { ApiError, retryAfterSecondsFromMs } from '../errors.js'
+import type { ActionContext } from '../context.js'
+import type { StreamView } from '../stream-directory.js'
+import { requireShard, requireStream } from './describe-stream.js'
+
+export interface StartSpec {
+  from: StartingPosition
+  /** with AT_SEQUENCE_NUMBER / AFTER_SEQUENCE_NUMBER */
+  sequenceNumber?: string
+  /** with AT_TIMESTAMP: ms since the epoch */
+  timestampMs?: number
+}
+
+function entryMs(entryId: string): number {
+  return Number(entryId.slice(0, entryId.indexOf('-')))
+}
+
+/** Where the stream's retention begins now: nothing before this entry id is returned. */
+function retentionFloor(ctx: ActionContext, view: StreamView): string {
+  return `${Math.max(0, ctx.now() - view.stored.retentionHours * 3_600_000)}-0`
+}
+
+function sequencePosition(view: StreamView, shardIndex: number, spec: StartSpec, field: string): string {
+  if (spec.sequenceNumber === undefined) {
+    throw new ApiError('ValidationError', `${field}: required with ${spec.from}`, { field })
+  }
+  const pos = entryIdFromSequenceNumber(spec.sequenceNumber)
+  if (!pos) throw new ApiError('ValidationError', `${field}: not a sequence number this service issued`, { field })
+  if (pos.shardIndex !== shardIndex) {
+    throw new ApiError('ValidationError', `${field}: belongs to ${shardIdFor(pos.shardIndex)}, not ${shardIdFor(shardIndex)}`, { field })
+  }
+  return pos.entryId
+}
+
+/** Resolves a starting position to a concrete place in the shard. */
+export async function startPosition(
+  ctx: ActionContext,
+  view: StreamView,
+  shardIndex: number,
+  spec: StartSpec,
+): Promise<IteratorPosition> {
+  const { name: stream, generation } = view.stored
+  const base = { stream, generation, shardIndex }
+  switch (spec.from) {
+    case 'TRIM_HORIZON':
+      return { ...base, kind: 'at', entryId: '0-0' }
+    case 'LATEST': {
+      const last = await ctx.shards.lastEntryId(shardKeys(stream, generation, shardIndex))
+      return { ...base, kind: 'after', entryId: last }
+    }
+    case 'AT_SEQUENCE_NUMBER':
+      return { ...base, kind: 'at', entryId: sequencePosition(view, shardIndex, spec, 'sequenceNumber') }
+    case 'AFTER_SEQUENCE_NUMBER':
+      return { ...base, kind: 'after', entryId: sequencePosition(view, shardIndex, spec, 'sequenceNumber') }
+    case 'AT_TIMESTAMP': {
+      if (spec.timestampMs === undefined) throw new ApiError('ValidationError', 'timestamp: required with AT_TIMESTAMP', { field: 'timestamp' })
+      return { ...base, kind: 'at', entryId: `${spec.timestampMs}-0` }
+    }
+  }
+}
+
+export async function getShardIterator(ctx: ActionContext, streamName: string, shardId: string, spec: StartSpec): Promise<string> {
+  const view = await requireStream(ctx, streamName)
+  const shardIndex = requireShard(view, shardId)
+  return ctx.iterators.encode(await startPosition(ctx, view, shardIndex, spec), ctx.now())
+}
+
+/** Decodes an iterator and checks it still names a live stream (and, for REST, the path's shard). */
+export async function positionFromIterator(
+  ctx: ActionContext,
+  token: string,
+  expect?: { stream: string; shardId: string },
+): Promise<{ view: StreamView; position: IteratorPosition }> {
+  const decoded = ctx.iterators.decode(token, ctx.now())
+  if (!decoded.ok) {
+    if (decoded.reason === 'expired') throw new ApiError('ExpiredIterator', 'iterator: expired (iterators are valid for 5 minutes); get a new one', { field: 'iterator' })
+    throw new ApiError('InvalidIterator', 'iterator: not an iterator this service issued', { field: 'iterator' })
+  }
+  const { position } = decoded
+  if (expect && (expect.stream !== position.stream || expect.shardId !== shardIdFor(position.shardIndex))) {
+    throw new ApiError(
+      'InvalidIterator',
+      `iterator: belongs to stream ${position.stream} ${shardIdFor(position.shardIndex)}, not ${expect.stream} ${expect.shardId}`,
+      { field: 'iterator' },
+    )
+  }
+  const view = await requireStream(ctx, position.stream)
+  if (view.stored.generation !== position.generation) {
+    throw new ApiError('ExpiredIterator', `iterator: stream ${position.stream} was deleted and created again since; get a new iterator`, {
+      field: 'iterator',
+    })
+  }
+  return { view, position }
+}
+
+/** Reads from a position; the answer carries the next iterator and how far behind the tip it is. */
+export async function readFrom(
+  ctx: ActionContext,
+  view: StreamView,
+  position: IteratorPosition,
+  limit = DEFAULT_READ_LIMIT,
+): Promise<GetRecordsResponse> {
+  const floor = retentionFloor(ctx, view)
+  const start: { kind: 'at' | 'after'; entryId: string } =
+    compareEntryIds(position.entryId, floor) < 0 ? { kind: 'at', entryId: floor } : { kind: position.kind, entryId: position.entryId }
+  const keys = shardKeys(view.stored.name, view.stored.generation, position.shardIndex)
+  const result = await ctx.shards.read(keys, start, limit, MAX_READ_RESPONSE_BYTES)
+  if (result.kind === 'gone') {
+    ctx.directory.invalidate(view.stored.name)
+    throw new ApiError('StreamNotFound', `Stream ${view.stored.name} not found`, { field: 'name' })
+  }
+  if (result.kind === 'throttled') {
+    throw new ApiError(
+      'ProvisionedThroughputExceeded',
+      `Rate exceeded for reads of shard ${shardIdFor(position.shardIndex)} in stream ${view.stored.name}`,
+      { retryAfterSeconds: retryAfterSecondsFromMs(result.retryAfterMs) },
+    )
+  }
+  const { entries, tipEntryId } = result
+  const records: StreamRecord[] = new Array(entries.length)
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!
+    records[i] = {
+      sequenceNumber: sequenceNumberFromEntryId(e.entryId, position.shardIndex),
+      partitionKey: e.partitionKey,
+      data: e.data,
+      approximateArrivalTimestamp: entryMs(e.entryId),
+    }
+  }
+  const last = entries[entries.length - 1]
+  const next: IteratorPosition = last ? { ...position, kind: 'after', entryId: last.entryId } : { ...position, ...start }
+  const millisBehindLatest = last && last.entryId !== tipEntryId ? Math.max(0, entryMs(tipEntryId) - entryMs(last.entryId)) : 0
+  return { records, nextIterator: ctx.iterators.encode(next, ctx.now()), millisBehindLatest }
+}
+
+export async function getRecords(
+  ctx: ActionContext,
+  input: { iterator: string; limit?: number; expect?: { stream: string; shardId: string } },
+): Promise<GetRecordsResponse> {
+  const { view, position } = await positionFromIterator(ctx, input.iterator, input.expect)
+  return readFrom(ctx, view, position, input.limit)
+}

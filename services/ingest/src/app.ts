@@ -1,0 +1,148 @@
+/**
+ * buildApp: the fastify application with every route, the error handler and its resources. It does
+ * not listen: tests use app.inject() or listen themselves; server.ts owns listen and signals.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import { createIteratorCodec, type ApiErrorDetail } from '@sluice/protocol'
+import { ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis } from '@sluice/store'
+import type { Config } from './config.js'
+import type { ActionContext } from './context.js'
+import { ApiError, toApiError, validationError } from './errors.js'
+import { resolveIteratorSecret } from './iterator-secret.js'
+import { StreamDirectory } from './stream-directory.js'
+import { healthRoutes } from './routes/health.js'
+import { recordRoutes } from './routes/records.js'
+import { streamRoutes } from './routes/streams.js'
+
+export interface AppOptions {
+  config: Config
+  /** An existing client (tests share one); otherwise the app creates one and closes it on close. */
+  redis?: SluiceRedis
+  logger?: FastifyServerOptions['logger']
+  now?: () => number
+  iteratorSecret?: Uint8Array
+}
+
+/** Every non-route body is small; put routes raise their own limit. */
+export const DEFAULT_BODY_LIMIT = 64 * 1024
+
+interface AjvErrorLike {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+  parentSchema?: { description?: string }
+}
+
+/** `/records/3/data` → `records[3].data` */
+function fieldPath(instancePath: string, extra?: unknown): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  if (typeof extra === 'string') parts.push(extra)
+  let out = ''
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p
+  return out
+}
+
+function ajvDetails(errors: readonly AjvErrorLike[], context: string | undefined): ApiErrorDetail[] {
+  const details: ApiErrorDetail[] = []
+  for (const e of errors) {
+    let field: string
+    let message: string
+    if (e.keyword === 'required') {
+      field = fieldPath(e.instancePath, e.params.missingProperty)
+      message = 'is required'
+    } else if (e.keyword === 'additionalProperties') {
+      field = fieldPath(e.instancePath, e.params.additionalProperty)
+      message = 'is not a known member'
+    } else {
+      field = fieldPath(e.instancePath)
+      const rule = e.parentSchema?.description
+      message = (e.keyword === 'pattern' || e.keyword === 'format') && rule ? `must be ${rule}` : (e.message ?? 'is not valid')
+    }
+    details.push({ field: field || (context === 'body' ? 'body' : (context ?? 'request')), message })
+  }
+  return details
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel },
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    return503OnClosing: true,
+    // Long enough that an over-long stream name reaches its schema and gets a 400 naming the field.
+    routerOptions: { maxParamLength: 512 },
+    // Errors the router raises before any route runs: answer them in the API's shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const e = new ApiError('ValidationError', `path: ${err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'not a valid URL'}`, {
+        field: 'path',
+      })
+      void (reply as unknown as FastifyReply).code(400).send(e.toBody())
+    },
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, verbose: true },
+    },
+  })
+
+  // Only JSON bodies: fastify also parses text/plain by default, which would turn a wrong content
+  // type into a confusing schema error instead of a 415.
+  app.removeContentTypeParser('text/plain')
+
+  const ownsRedis = opts.redis === undefined
+  const redis = opts.redis ?? createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, connectionName: 'sluice-ingest' })
+  if (ownsRedis) {
+    await connectRedis(redis)
+    app.addHook('onClose', async () => {
+      await redis.quit().catch(() => redis.disconnect())
+    })
+  }
+  const catalog = new StreamCatalog(redis)
+  const ctx: ActionContext = {
+    catalog,
+    shards: new ShardStore(redis),
+    directory: new StreamDirectory(catalog),
+    iterators: createIteratorCodec(opts.iteratorSecret ?? resolveIteratorSecret(config.iteratorSecret, config.dataDir)),
+    limits: {
+      maxShards: config.maxShards,
+      shardWriteRecordsPerSecond: config.shardWriteRecordsPerSecond,
+      shardWriteBytesPerSecond: config.shardWriteBytesPerSecond,
+      shardReadsPerSecond: config.shardReadsPerSecond,
+      shardReadBytesPerSecond: config.shardReadBytesPerSecond,
+    },
+    now: opts.now ?? Date.now,
+  }
+
+  let closing = false
+  app.addHook('onClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+  })
+
+  app.setErrorHandler((err, req, reply) => {
+    let apiError: ApiError
+    const validation = (err as { validation?: AjvErrorLike[]; validationContext?: string }).validation
+    if (validation) {
+      apiError = validationError(ajvDetails(validation, (err as { validationContext?: string }).validationContext))
+    } else {
+      const mapped = toApiError(err)
+      apiError = mapped.error
+      if (mapped.internal) req.log.error({ err }, 'internal error')
+    }
+    if (apiError.retryAfterSeconds !== undefined) reply.header('retry-after', String(apiError.retryAfterSeconds))
+    if (apiError.status >= 500 && !validation) req.log.warn({ code: apiError.code, msg: apiError.message }, 'request failed')
+    return reply.code(apiError.status).send(apiError.toBody())
+  })
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ApiError('NotFound', `No route ${req.method} ${req.url.split('?')[0]}`)
+    return reply.code(404).send(e.toBody())
+  })
+
+  healthRoutes(app, redis, () => closing)
+  streamRoutes(app, ctx)
+  recordRoutes(app, ctx)
+  return app
+}

@@ -1,0 +1,97 @@
+/**
+ * Configuration from the environment, read and validated once at start-up. Every problem is
+ * reported at once (not just the first), and the process refuses to start with a bad value rather
+ * than run on a guess.
+ */
+import {
+  DEFAULT_MAX_SHARDS,
+  DEFAULT_SHARD_READ_BYTES_PER_SECOND,
+  DEFAULT_SHARD_READS_PER_SECOND,
+  DEFAULT_SHARD_WRITE_BYTES_PER_SECOND,
+  DEFAULT_SHARD_WRITE_RECORDS_PER_SECOND,
+  MAX_CONFIGURED_BYTES_PER_SECOND,
+  MAX_CONFIGURED_RECORDS_PER_SECOND,
+} from '@sluice/protocol'
+
+export type FsyncMode = 'always' | 'everysec'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  host: string
+  port: number
+  redisUrl: string
+  redisCommandTimeoutMs: number
+  /** When set, the service checks that Redis' appendfsync is this and refuses to start otherwise. */
+  redisFsync: FsyncMode | undefined
+  maxShards: number
+  shardWriteRecordsPerSecond: number
+  shardWriteBytesPerSecond: number
+  shardReadsPerSecond: number
+  shardReadBytesPerSecond: number
+  /** Secret that signs shard iterators; undefined = generated once into dataDir. */
+  iteratorSecret: string | undefined
+  dataDir: string
+  logLevel: LogLevel
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+/** The documented variables, their defaults and rules; README's configuration table mirrors it. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = []
+  const str = (name: string, fallback: string): string => {
+    const v = env[name]
+    return v === undefined || v === '' ? fallback : v
+  }
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return fallback
+    if (!/^\d+$/.test(raw.trim())) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
+      return fallback
+    }
+    const v = Number(raw.trim())
+    if (v < min || v > max) problems.push(`${name} must be from ${min} to ${max}, got ${v}`)
+    return v
+  }
+  const oneOf = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return undefined
+    if ((allowed as readonly string[]).includes(raw)) return raw as T
+    problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`)
+    return undefined
+  }
+
+  const redisUrl = str('SLUICE_REDIS_URL', 'redis://127.0.0.1:6379')
+  if (!/^(rediss?:\/\/|redis-cluster:\/\/)/.test(redisUrl)) {
+    problems.push(`SLUICE_REDIS_URL must start with redis://, rediss:// or redis-cluster://, got "${redisUrl}"`)
+  }
+  const iteratorSecret = env.SLUICE_ITERATOR_SECRET || undefined
+  if (iteratorSecret !== undefined && iteratorSecret.length < 16) {
+    problems.push('SLUICE_ITERATOR_SECRET must be at least 16 characters')
+  }
+  const config: Config = {
+    host: str('SLUICE_HOST', '127.0.0.1'),
+    port: int('SLUICE_PORT', 4600, 0, 65535),
+    redisUrl,
+    redisCommandTimeoutMs: int('SLUICE_REDIS_COMMAND_TIMEOUT_MS', 3000, 100, 60000),
+    redisFsync: oneOf('SLUICE_REDIS_FSYNC', ['always', 'everysec'] as const),
+    maxShards: int('SLUICE_MAX_SHARDS', DEFAULT_MAX_SHARDS, 1, 100_000),
+    shardWriteRecordsPerSecond: int('SLUICE_SHARD_WRITE_RECORDS_PER_SECOND', DEFAULT_SHARD_WRITE_RECORDS_PER_SECOND, 1, MAX_CONFIGURED_RECORDS_PER_SECOND),
+    shardWriteBytesPerSecond: int('SLUICE_SHARD_WRITE_BYTES_PER_SECOND', DEFAULT_SHARD_WRITE_BYTES_PER_SECOND, 1, MAX_CONFIGURED_BYTES_PER_SECOND),
+    shardReadsPerSecond: int('SLUICE_SHARD_READS_PER_SECOND', DEFAULT_SHARD_READS_PER_SECOND, 1, MAX_CONFIGURED_RECORDS_PER_SECOND),
+    shardReadBytesPerSecond: int('SLUICE_SHARD_READ_BYTES_PER_SECOND', DEFAULT_SHARD_READ_BYTES_PER_SECOND, 1, MAX_CONFIGURED_BYTES_PER_SECOND),
+    iteratorSecret,
+    dataDir: str('SLUICE_DATA_DIR', '.data'),
+    logLevel: oneOf('SLUICE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) ?? 'info',
+  }
+  if (problems.length) throw new ConfigError(problems)
+  return config
+}

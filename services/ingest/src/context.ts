@@ -1,0 +1,22 @@
+/** What every action needs: the store, the stream directory, the iterator codec and the limits. */
+import type { IteratorCodec } from '@sluice/protocol'
+import type { ShardStore, StoreStreamCatalog } from './store-types.js'
+import type { StreamDirectory } from './stream-directory.js'
+
+export interface ActionLimits {
+  maxShards: number
+  shardWriteRecordsPerSecond: number
+  shardWriteBytesPerSecond: number
+  shardReadsPerSecond: number
+  shardReadBytesPerSecond: number
+}
+
+export interface ActionContext {
+  catalog: StoreStreamCatalog
+  shards: ShardStore
+  directory: StreamDirectory
+  iterators: IteratorCodec
+  limits: ActionLimits
+  /** ms since the epoch; injectable so iterator expiry and retention can be tested. */
+  now(): number
+}

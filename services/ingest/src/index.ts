@@ -1,0 +1,3 @@
+export { buildApp, type AppOptions } from './app.js'
+export { loadConfig, ConfigError, type Config } from './config.js'
+export { ApiError } from './errors.js'

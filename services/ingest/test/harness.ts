@@ -1,0 +1,101 @@
+/**
+ * Starts the ingest app in-process against a real redis-server from testkit, listening on a free
+ * port, and gives tests a small JSON HTTP client.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { startRedis, type RedisServer } from '@sluice/testkit'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+
+export interface HttpAnswer<T = any> {
+  status: number
+  headers: Headers
+  body: T
+  text: string
+}
+
+export interface Sluice {
+  url: string
+  app: FastifyInstance
+  redis: RedisServer
+  dataDir: string
+  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpAnswer<T>>
+  close(): Promise<void>
+}
+
+export async function request<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer<T>> {
+  const init: RequestInit = { method, headers: { ...headers } }
+  if (body !== undefined) {
+    init.body = typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body)
+    ;(init.headers as Record<string, string>)['content-type'] ??= 'application/json'
+  }
+  const res = await fetch(base + path, init)
+  const text = await res.text()
+  let parsed: unknown = undefined
+  try {
+    parsed = text ? JSON.parse(text) : undefined
+  } catch {
+    parsed = undefined
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T, text }
+}
+
+export async function startSluice(
+  options: { env?: Record<string, string>; redis?: RedisServer; now?: () => number } = {},
+): Promise<Sluice> {
+  const redis = options.redis ?? (await startRedis())
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-ingest-'))
+  const config = loadConfig({ SLUICE_REDIS_URL: redis.url, SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'silent', ...options.env })
+  const app = await buildApp({ config, ...(options.now ? { now: options.now } : {}) })
+  const address = await app.listen({ host: '127.0.0.1', port: 0 })
+  return {
+    url: address,
+    app,
+    redis,
+    dataDir,
+    request: (method, path, body, headers) => request(address, method, path, body, headers),
+    async close() {
+      await app.close()
+      if (!options.redis) await redis.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export function b64(text: string): string {
+  return Buffer.from(text, 'utf8').toString('base64')
+}
+
+export function fromB64(data: string): string {
+  return Buffer.from(data, 'base64').toString('utf8')
+}
+
+/** Reads a shard from TRIM_HORIZON until caught up, following nextIterator. */
+export async function readAll(s: Pick<Sluice, 'request'>, stream: string, shardId: string): Promise<any[]> {
+  const out: any[] = []
+  let lastIterator = ''
+  let r = await s.request('GET', `/v1/streams/${stream}/shards/${shardId}/records?from=TRIM_HORIZON&limit=10000`)
+  for (;;) {
+    if (r.status === 429) {
+      // Read limits are per shard (5 reads/s by default): wait as told, like any client.
+      await new Promise((resolve) => setTimeout(resolve, Number(r.headers.get('retry-after') ?? 1) * 1000))
+      const again = out.length === 0 ? `from=TRIM_HORIZON` : `iterator=${encodeURIComponent(lastIterator)}`
+      r = await s.request('GET', `/v1/streams/${stream}/shards/${shardId}/records?${again}&limit=10000`)
+      continue
+    }
+    if (r.status !== 200) throw new Error(`read ${shardId}: ${r.status} ${r.text}`)
+    out.push(...r.body.records)
+    if (r.body.records.length === 0) return out
+    lastIterator = r.body.nextIterator
+    r = await s.request('GET', `/v1/streams/${stream}/shards/${shardId}/records?iterator=${encodeURIComponent(r.body.nextIterator)}&limit=10000`)
+  }
+}
