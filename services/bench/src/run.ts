@@ -1,0 +1,256 @@
+/**
+ * `npm run bench`: Sluice's put path against kinesalite, side by side in one run, so the figures are
+ * ratios on the same noisy machine. Uses the shared load generator (../shared/bench/putload.mjs,
+ * copied with its peers into .data/bench-peers and installed there; ../shared stays untouched).
+ *
+ * Sluice runs as it does in production: its own process (`node services/ingest/dist/src/server.js`)
+ * against a private redis-server with AOF on (appendfsync everysec), limits enforced but raised for
+ * the bench (--write-limits). kinesalite runs fresh for each scenario, in memory, as in BASELINE.md.
+ *
+ *   npm run bench -- [--scenarios a,b,c] [--runs 1] [--duration 10] [--warmup 3] [--peers kinesalite]
+ */
+import { spawnSync, spawn } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { freePort, startProcess, startRedis } from '@sluice/testkit'
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
+const shared = process.env.SLUICE_SHARED_BENCH ?? resolve(repo, '../shared/bench')
+const work = join(repo, '.data/bench-peers')
+const resultsDir = join(repo, '.data/bench')
+
+const SCENARIOS: Record<string, { batch: number; size: number; concurrency: number; goal: number; what: string }> = {
+  a: { batch: 500, size: 100, concurrency: 8, goal: 5, what: '500 x 100 B per request, 8 in flight' },
+  b: { batch: 100, size: 1024, concurrency: 8, goal: 4, what: '100 x 1 KiB per request, 8 in flight' },
+  c: { batch: 1, size: 100, concurrency: 32, goal: 3, what: '1 x 100 B per request, 32 in flight' },
+}
+
+const { values: args } = parseArgs({
+  options: {
+    scenarios: { type: 'string', default: 'a,b,c' },
+    runs: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    peers: { type: 'string', default: 'kinesalite' },
+  },
+})
+const runs = Number(args.runs)
+const duration = Number(args.duration)
+const warmup = Number(args.warmup)
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+/** Copies the shared load generator and peers and installs their dependencies once. */
+function preparePeers(): void {
+  if (!existsSync(join(shared, 'putload.mjs'))) {
+    throw new Error(`the shared bench kit is not at ${shared} (set SLUICE_SHARED_BENCH to its folder)`)
+  }
+  mkdirSync(work, { recursive: true })
+  for (const f of ['putload.mjs', 'package.json', 'package-lock.json']) cpSync(join(shared, f), join(work, f))
+  cpSync(join(shared, 'peers'), join(work, 'peers'), { recursive: true })
+  const stamp = join(work, 'node_modules/.installed-from')
+  const lock = readFileSync(join(work, 'package-lock.json'), 'utf8')
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lock) {
+    log('bench: installing the load generator and peers into .data/bench-peers (once)…')
+    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: work, stdio: 'inherit' })
+    if (r.status !== 0) throw new Error('npm ci in .data/bench-peers failed')
+    writeFileSync(stamp, lock)
+  }
+}
+
+interface PutloadResult {
+  recordsPerSec: number
+  payloadMBPerSec: number
+  latencyMs: { p50: number | null; p99: number | null }
+  errors: { requests: number; throttledRequests: number; failedRecords: number; byType: Record<string, number> }
+  peer: { cpuPct: number | null; rssMiB?: number; peakRssMiB?: number } | null
+  clientCpuPct: number
+}
+
+function putload(extra: string[]): PutloadResult {
+  const r = spawnSync(process.execPath, [join(work, 'putload.mjs'), ...extra], {
+    cwd: work,
+    encoding: 'utf8',
+    timeout: (duration + warmup + 120) * 1000,
+  })
+  if (r.status !== 0) throw new Error(`putload failed (${r.status}): ${r.stderr}`)
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as PutloadResult
+}
+
+function waitPort(port: number, ms: number): Promise<void> {
+  const until = Date.now() + ms
+  return new Promise((resolvePort, reject) => {
+    const attempt = (): void => {
+      const s = createConnection({ host: '127.0.0.1', port })
+      s.once('connect', () => {
+        s.destroy()
+        resolvePort()
+      })
+      s.once('error', () => {
+        s.destroy()
+        if (Date.now() > until) reject(new Error(`port ${port} did not open`))
+        else setTimeout(attempt, 100)
+      })
+    }
+    attempt()
+  })
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y)
+  const n = s.length
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024
+}
+
+interface Row {
+  system: string
+  scenario: string
+  recordsPerSec: number
+  mbPerSec: number
+  p50: number | null
+  p99: number | null
+  serverCpuPct: number | null
+  serverRssMiB: number | null
+  errors: number
+  runs: number[]
+}
+
+function summarize(system: string, scenario: string, rs: PutloadResult[], rss: number | null): Row {
+  const mid = rs.slice().sort((x, y) => x.recordsPerSec - y.recordsPerSec)[Math.floor(rs.length / 2)]!
+  return {
+    system,
+    scenario,
+    recordsPerSec: median(rs.map((r) => r.recordsPerSec)),
+    mbPerSec: median(rs.map((r) => r.payloadMBPerSec)),
+    p50: mid.latencyMs.p50,
+    p99: mid.latencyMs.p99,
+    serverCpuPct: mid.peer?.cpuPct ?? null,
+    serverRssMiB: rss,
+    errors: rs.reduce((n, r) => n + r.errors.requests + r.errors.failedRecords, 0),
+    runs: rs.map((r) => r.recordsPerSec),
+  }
+}
+
+async function benchSluice(scenarios: string[]): Promise<{ rows: Row[]; rssTrail: number[] }> {
+  const redis = await startRedis({ appendonly: true, appendfsync: 'everysec' })
+  const port = await freePort()
+  const dataDir = join(resultsDir, 'ingest-data')
+  mkdirSync(dataDir, { recursive: true })
+  const ingest = await startProcess({
+    command: process.execPath,
+    args: [join(repo, 'services/ingest/dist/src/server.js')],
+    env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'warn' },
+    readyUrl: `http://127.0.0.1:${port}/readyz`,
+  })
+  const rows: Row[] = []
+  const rssTrail: number[] = [rssMiB(ingest.pid)]
+  try {
+    for (const sc of scenarios) {
+      const S = SCENARIOS[sc]!
+      const base = ['--endpoint', `http://127.0.0.1:${port}`, '--protocol', 'rest', '--stream', `bench-${sc}`, '--batch', String(S.batch),
+        '--size', String(S.size), '--concurrency', String(S.concurrency), '--pid', String(ingest.pid)]
+      putload([...base, '--create', '4', '--write-limits', '1000000,1000000000', '--duration', String(warmup), '--label', `sluice/${sc}/warmup`])
+      const rs: PutloadResult[] = []
+      for (let i = 0; i < runs; i++) {
+        const r = putload([...base, '--duration', String(duration), '--label', `sluice/${sc}/run${i + 1}`])
+        rs.push(r)
+        rssTrail.push(rssMiB(ingest.pid))
+        log(`[sluice/${sc}] run ${i + 1}: ${r.recordsPerSec} rec/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ingest cpu ${r.peer?.cpuPct}%, rss ${rssTrail.at(-1)!.toFixed(0)} MiB, errors ${r.errors.requests}/${r.errors.failedRecords}`)
+      }
+      rows.push(summarize('sluice', sc, rs, rssTrail.at(-1)!))
+    }
+    const info = spawnSync('redis-cli', ['-p', String(redis.port), 'info', 'memory'], { encoding: 'utf8' }).stdout
+    log(`redis used_memory after the bench: ${/used_memory_human:(\S+)/.exec(info)?.[1] ?? '?'}`)
+  } finally {
+    await ingest.kill('SIGTERM')
+    await redis.close()
+  }
+  return { rows, rssTrail }
+}
+
+async function benchKinesalite(scenarios: string[]): Promise<Row[]> {
+  const peers = (await import(join(work, 'peers/peers.mjs'))) as {
+    PEERS: Record<string, { port: number; cmd: (tag: string) => [string, string[], Record<string, string>] }>
+  }
+  const rows: Row[] = []
+  for (const peerName of args.peers.split(',').filter(Boolean)) {
+    const peer = peers.PEERS[peerName]
+    if (!peer) throw new Error(`unknown peer ${peerName}`)
+    for (const sc of scenarios) {
+      const S = SCENARIOS[sc]!
+      const [cmd, cmdArgs, env] = peer.cmd(`${sc}-${Date.now()}`)
+      const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: 'ignore' })
+      const exited = new Promise((r) => child.once('exit', r))
+      try {
+        await waitPort(peer.port, 30_000)
+        const base = ['--endpoint', `http://127.0.0.1:${peer.port}`, '--stream', `bench-${sc}`, '--batch', String(S.batch), '--size', String(S.size),
+          '--concurrency', String(S.concurrency), '--pid', String(child.pid)]
+        putload([...base, '--create', '4', '--duration', String(warmup)])
+        const rs: PutloadResult[] = []
+        for (let i = 0; i < runs; i++) {
+          const r = putload([...base, '--duration', String(duration)])
+          rs.push(r)
+          log(`[${peerName}/${sc}] run ${i + 1}: ${r.recordsPerSec} rec/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, cpu ${r.peer?.cpuPct}%`)
+        }
+        rows.push(summarize(peerName, sc, rs, rs.at(-1)?.peer?.rssMiB ?? null))
+      } finally {
+        child.kill('SIGTERM')
+        await exited
+      }
+    }
+  }
+  return rows
+}
+
+function fmt(n: number | null, digits = 0): string {
+  return n === null ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+}
+
+async function main(): Promise<void> {
+  const scenarios = args.scenarios.split(',').filter((s) => SCENARIOS[s])
+  preparePeers()
+  mkdirSync(resultsDir, { recursive: true })
+  const started = new Date().toISOString()
+  const sluice = await benchSluice(scenarios)
+  const peerRows = await benchKinesalite(scenarios)
+  const rows = [...sluice.rows, ...peerRows]
+
+  const lines = [
+    `Sluice bench ${started} — ${runs} x ${duration} s per scenario after ${warmup} s warm-up; load generator and servers share this machine`,
+    '',
+    '| system | scenario | records/s | MB/s | p50 ms | p99 ms | server CPU % | server RSS MiB | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.system} | ${r.scenario} | ${fmt(r.recordsPerSec)} | ${fmt(r.mbPerSec, 2)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.serverCpuPct)} | ${fmt(r.serverRssMiB)} | ${r.errors} |`),
+    '',
+    '| scenario | sluice / kinesalite | goal | met |',
+    '|---|---:|---:|---|',
+  ]
+  for (const sc of scenarios) {
+    const ours = sluice.rows.find((r) => r.scenario === sc)
+    const theirs = peerRows.find((r) => r.scenario === sc && r.system === 'kinesalite')
+    if (!ours || !theirs || theirs.recordsPerSec === 0) continue
+    const ratio = ours.recordsPerSec / theirs.recordsPerSec
+    lines.push(`| ${sc} (${SCENARIOS[sc]!.what}) | ${ratio.toFixed(2)}x | ${SCENARIOS[sc]!.goal}x | ${ratio >= SCENARIOS[sc]!.goal ? 'yes' : 'no'} |`)
+  }
+  lines.push('', `ingest RSS (MiB) after start and after each run: ${sluice.rssTrail.map((x) => x.toFixed(0)).join(' → ')}`)
+  const report = lines.join('\n')
+  console.log(report)
+  const file = join(resultsDir, `bench-${started.replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, JSON.stringify({ started, runs, duration, warmup, rows, rssTrail: sluice.rssTrail }, null, 2))
+  log(`\nraw results: ${file}`)
+}
+
+main().catch((err: unknown) => {
+  log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`)
+  process.exit(1)
+})
