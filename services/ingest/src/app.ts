@@ -2,8 +2,9 @@
  * buildApp: the fastify application with every route, the error handler and its resources. It does
  * not listen: tests use app.inject() or listen themselves; server.ts owns listen and signals.
  */
+import type { Ajv } from 'ajv'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
-import { createIteratorCodec, type ApiErrorDetail } from '@sluice/protocol'
+import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
 import { ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis } from '@sluice/store'
 import type { Config } from './config.js'
 import type { ActionContext } from './context.js'
@@ -84,6 +85,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true, verbose: true },
+      plugins: [(ajv: Ajv) => ajv.addFormat('base64', { type: 'string', validate: isBase64 })],
     },
   })
 

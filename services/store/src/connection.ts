@@ -6,7 +6,7 @@
  */
 import { Cluster, Redis } from 'ioredis'
 import type { ClusterOptions, RedisOptions } from 'ioredis'
-import { defineScripts, type RedisClient, type ScriptCommands } from './scripts.js'
+import { loadScripts, type RedisClient } from './scripts.js'
 
 export interface RedisConnectionOptions {
   /** `redis://[user:pass@]host:port[/db]`, `rediss://…`, or `redis-cluster://host:port[,host:port…]`. */
@@ -18,7 +18,7 @@ export interface RedisConnectionOptions {
   connectionName?: string
 }
 
-export type SluiceRedis = RedisClient & ScriptCommands
+export type SluiceRedis = RedisClient
 
 const CLUSTER_SCHEME = 'redis-cluster://'
 
@@ -53,9 +53,11 @@ export function createRedisClient(options: RedisConnectionOptions): SluiceRedis 
       clusterRetryStrategy: (attempt: number) => Math.min(100 * attempt, 1000),
       redisOptions: base,
     }
-    return defineScripts(new Cluster(nodes, clusterOptions))
+    loadScripts()
+    return new Cluster(nodes, clusterOptions)
   }
-  return defineScripts(new Redis(options.url, base))
+  loadScripts()
+  return new Redis(options.url, base)
 }
 
 /** Connects (the client is lazy) and waits until it is ready; rejects with the connection error. */

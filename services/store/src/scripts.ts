@@ -1,8 +1,11 @@
 /**
- * The Lua scripts, loaded once from lua/*.lua and defined on a client as custom commands (ioredis
- * sends EVALSHA and falls back to EVAL on NOSCRIPT). Each wrapper in this package turns the
- * script's reply into a typed result; nothing outside the store sees a raw reply.
+ * The Lua scripts, loaded once from lua/*.lua and run by SHA: EVALSHA, and EVAL only when a Redis
+ * node answers NOSCRIPT (after a restart or failover), which also caches the script there. (ioredis'
+ * defineCommand does the same for single commands, but under auto-pipelining it cannot tell that a
+ * connection already has the script and sends the whole source with every call.) Each wrapper in
+ * this package turns the script's reply into a typed result; nothing outside the store sees a raw reply.
  */
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Cluster, Redis } from 'ioredis'
 
@@ -10,42 +13,47 @@ export type RedisClient = Redis | Cluster
 
 const luaDir = new URL('../../src/lua/', import.meta.url)
 
-function lua(file: string): string {
-  return readFileSync(new URL(file, luaDir), 'utf8')
-}
-
-export const SCRIPTS = {
-  sluicePutRecords: { file: 'put-records.lua', numberOfKeys: 2 },
-  sluiceReadRecords: { file: 'read-records.lua', numberOfKeys: 2 },
-  sluiceCreateStream: { file: 'create-stream.lua', numberOfKeys: 2 },
-  sluiceDeleteStream: { file: 'delete-stream.lua', numberOfKeys: 3 },
+const FILES = {
+  putRecords: { file: 'put-records.lua', numberOfKeys: 2 },
+  readRecords: { file: 'read-records.lua', numberOfKeys: 2 },
+  createStream: { file: 'create-stream.lua', numberOfKeys: 2 },
+  deleteStream: { file: 'delete-stream.lua', numberOfKeys: 3 },
 } as const
 
-export type ScriptName = keyof typeof SCRIPTS
-type ScriptArg = string | number | Buffer
+export type ScriptName = keyof typeof FILES
+export type ScriptArg = string | number | Buffer
 
-/** The custom commands defineScripts adds; arguments are KEYS then ARGV, flattened by ioredis. */
-export type ScriptCommands = { [K in ScriptName]: (args: ScriptArg[]) => Promise<unknown> }
-
-const loaded = new Map<ScriptName, string>()
-function source(name: ScriptName): string {
-  let text = loaded.get(name)
-  if (text === undefined) {
-    text = lua(SCRIPTS[name].file)
-    loaded.set(name, text)
-  }
-  return text
+interface LoadedScript {
+  lua: string
+  sha: string
+  numberOfKeys: number
 }
 
-const defined = new WeakSet<object>()
+const loaded = new Map<ScriptName, LoadedScript>()
 
-/** Defines every script on the client (idempotent) and returns it typed with the script commands. */
-export function defineScripts(client: RedisClient): RedisClient & ScriptCommands {
-  if (!defined.has(client)) {
-    for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
-      client.defineCommand(name, { lua: source(name), numberOfKeys: SCRIPTS[name].numberOfKeys })
-    }
-    defined.add(client)
+function script(name: ScriptName): LoadedScript {
+  let s = loaded.get(name)
+  if (!s) {
+    const lua = readFileSync(new URL(FILES[name].file, luaDir), 'utf8')
+    s = { lua, sha: createHash('sha1').update(lua).digest('hex'), numberOfKeys: FILES[name].numberOfKeys }
+    loaded.set(name, s)
   }
-  return client as RedisClient & ScriptCommands
+  return s
+}
+
+/** Loads every script's source now, so a missing file fails at start rather than on first use. */
+export function loadScripts(): void {
+  for (const name of Object.keys(FILES) as ScriptName[]) script(name)
+}
+
+/** Runs a script: `args` are its KEYS (numberOfKeys of them) followed by its ARGV. */
+export async function runScript(client: RedisClient, name: ScriptName, args: readonly ScriptArg[]): Promise<unknown> {
+  const s = script(name)
+  try {
+    return await client.evalsha(s.sha, s.numberOfKeys, ...args)
+  } catch (err) {
+    // NOSCRIPT: Redis refused before running anything, so sending the source is safe.
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(s.lua, s.numberOfKeys, ...args)
+    throw err
+  }
 }

@@ -3,6 +3,7 @@
  * script on the shard's slot. Callers pass the shard's keys from keys.ts.
  */
 import { guarded } from './errors.js'
+import { runScript } from './scripts.js'
 import type { SluiceRedis } from './connection.js'
 import type { ShardKeys } from './keys.js'
 
@@ -54,7 +55,7 @@ export class ShardStore {
       args[at++] = r.partitionKey
       args[at++] = r.data
     }
-    const reply = await guarded(this.redis.sluicePutRecords(args))
+    const reply = await guarded(runScript(this.redis, 'putRecords', args))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('put-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
     const accepted = reply[0]
@@ -67,7 +68,7 @@ export class ShardStore {
   /** Reads up to `count` records from `start`, at most `maxBytes` (but at least one record). */
   async read(keys: ShardKeys, start: ReadStart, count: number, maxBytes: number): Promise<ReadResult> {
     const from = start.kind === 'at' ? start.entryId : `(${start.entryId}`
-    const reply = await guarded(this.redis.sluiceReadRecords([keys.state, keys.log, from, count, maxBytes]))
+    const reply = await guarded(runScript(this.redis, 'readRecords', [keys.state, keys.log, from, count, maxBytes]))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('read-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
     if (reply[0] === 0) return { kind: 'throttled', retryAfterMs: Number(reply[1]) }

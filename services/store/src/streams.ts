@@ -5,6 +5,7 @@
  */
 import { catalogKeys, formatPurgeEntry, parsePurgeEntry, shardKeys } from './keys.js'
 import { guarded } from './errors.js'
+import { runScript } from './scripts.js'
 import type { SluiceRedis } from './connection.js'
 
 export interface ShardRates {
@@ -95,7 +96,7 @@ export class StreamCatalog {
       readBytesPerSecond: input.readLimits.bytesPerSecond,
     }
     const created = await guarded(
-      this.redis.sluiceCreateStream([catalogKeys.stream(input.name), catalogKeys.streams, input.name, ...Object.entries(fields).flat()]),
+      runScript(this.redis, 'createStream', [catalogKeys.stream(input.name), catalogKeys.streams, input.name, ...Object.entries(fields).flat()]),
     )
     if (created !== 1) {
       await this.removeShardKeys(input.name, generation, input.shardCount)
@@ -129,7 +130,7 @@ export class StreamCatalog {
   /** Deletes the stream: its name is free when this returns; false if there was none. */
   async delete(name: string): Promise<boolean> {
     const reply = (await guarded(
-      this.redis.sluiceDeleteStream([catalogKeys.stream(name), catalogKeys.streams, catalogKeys.purge, name]),
+      runScript(this.redis, 'deleteStream', [catalogKeys.stream(name), catalogKeys.streams, catalogKeys.purge, name]),
     )) as [number, number]
     const [generation, shardCount] = reply
     if (!generation) return false
