@@ -9,7 +9,6 @@ export const API_ERRORS = {
   NotFound: { status: 404, message: 'No such route' },
   StreamNotFound: { status: 404, message: 'No such stream' },
   ShardNotFound: { status: 404, message: 'No such shard' },
-  MethodNotAllowed: { status: 405, message: 'Method not allowed on this route' },
   StreamExists: { status: 409, message: 'A stream with this name already exists' },
   PayloadTooLarge: { status: 413, message: 'The request body is too large' },
   UnsupportedMediaType: { status: 415, message: 'Content-Type must be application/json' },
