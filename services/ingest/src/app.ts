@@ -58,7 +58,9 @@ function ajvDetails(errors: readonly AjvErrorLike[], context: string | undefined
     } else {
       field = fieldPath(e.instancePath)
       const rule = e.parentSchema?.description
-      message = (e.keyword === 'pattern' || e.keyword === 'format') && rule ? `must be ${rule}` : (e.message ?? 'is not valid')
+      const allowed = e.params.allowedValues
+      if (e.keyword === 'enum' && Array.isArray(allowed)) message = `must be one of ${allowed.join(', ')}`
+      else message = (e.keyword === 'pattern' || e.keyword === 'format') && rule ? `must be ${rule}` : (e.message ?? 'is not valid')
     }
     details.push({ field: field || (context === 'body' ? 'body' : (context ?? 'request')), message })
   }

@@ -112,6 +112,11 @@ describe('bad input: a clear 4xx, and nothing written', () => {
     for (const f of ['records[0].partitionKey', 'records[1].data', 'records[2].extra']) assert.ok(fields.includes(f), `${f} in ${fields}`)
   })
 
+  it('names the allowed values of an enum', async () => {
+    const r = await s.request('GET', `${read}?from=BEGINNING`)
+    assert.match(r.body.error.message, /from: must be one of TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, AT_TIMESTAMP/)
+  })
+
   it('left no record and no stream behind', async () => {
     assert.equal((await readAll(s, 'target', 'shardId-000000000000')).length, 0)
     assert.equal((await readAll(s, 'target', 'shardId-000000000001')).length, 0)

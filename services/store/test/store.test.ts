@@ -141,6 +141,21 @@ for (const topology of topologies) {
       assert.ok(one.kind === 'records' && one.entries.length === 1)
     })
 
+    it('reads large ranges in order across its internal batches, up to the count', async () => {
+      const s = (await catalog.create(stream('s7', { shardCount: 1, writeLimits: { perSecond: 1e6, bytesPerSecond: 1e9 }, readLimits: { perSecond: 100, bytesPerSecond: 1 << 30 } })))!
+      const keys = shardKeys('s7', s.generation, 0)
+      const appended = await shards.append(keys, Array.from({ length: 300 }, (_, i) => ({ size: 7, partitionKey: `k${String(i).padStart(3, '0')}`, data: 'AAAA' })))
+      assert.ok(appended.kind === 'appended' && appended.entryIds.length === 300)
+      const some = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 123, 1 << 20)
+      assert.ok(some.kind === 'records')
+      if (some.kind === 'records') assert.deepEqual(some.entries.map((e) => e.partitionKey), Array.from({ length: 123 }, (_, i) => `k${String(i).padStart(3, '0')}`))
+      const rest = await shards.read(keys, { kind: 'after', entryId: appended.kind === 'appended' ? appended.entryIds[122]! : '' }, 10_000, 1 << 20)
+      assert.ok(rest.kind === 'records' && rest.entries.length === 177 && rest.entries[0]!.partitionKey === 'k123')
+      // 4-character key + 3 decoded bytes = 7 bytes a record
+      const capped = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 10_000, 7 * 40)
+      assert.ok(capped.kind === 'records' && capped.entries.length === 40, capped.kind === 'records' ? `${capped.entries.length}` : capped.kind)
+    })
+
     it('deletes a stream: the name is free, its shards refuse writes and reads, its keys are gone', async () => {
       const s = (await catalog.create(stream('s5', { shardCount: 3 })))!
       const keys = shardKeys('s5', s.generation, 0)

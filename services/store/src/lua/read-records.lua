@@ -57,28 +57,45 @@ if rtok < 1 or btok <= 0 then
   return { 0, retryMs }
 end
 
-local entries = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
+local maxCount = tonumber(ARGV[2])
 local maxBytes = tonumber(ARGV[3])
 local tip = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local tipId = '0-0'
 if tip[1] then tipId = tip[1][1] end
 
+-- Fetch in batches sized from what was seen so far, so a read of large records never pulls
+-- `maxCount` of them into memory only to keep the first few under the byte budget.
 local out = { 1, tipId }
 local bytes = 0
-for i = 1, #entries do
-  local e = entries[i]
-  local fields = e[2]
-  local key, data
-  for j = 1, #fields, 2 do
-    if fields[j] == 'k' then key = fields[j + 1] elseif fields[j] == 'd' then data = fields[j + 1] end
+local taken = 0
+local from = ARGV[1]
+local batch = math.min(maxCount, 16)
+local full = false
+while not full and taken < maxCount do
+  local entries = redis.call('XRANGE', KEYS[2], from, '+', 'COUNT', batch)
+  for i = 1, #entries do
+    local e = entries[i]
+    local fields = e[2]
+    local key, data
+    for j = 1, #fields, 2 do
+      if fields[j] == 'k' then key = fields[j + 1] elseif fields[j] == 'd' then data = fields[j + 1] end
+    end
+    -- base64 length * 3/4 approximates the decoded size closely enough for a response budget.
+    local size = #key + math.floor(#data * 3 / 4)
+    if taken > 0 and bytes + size > maxBytes then
+      full = true
+      break
+    end
+    bytes = bytes + size
+    taken = taken + 1
+    out[#out + 1] = e[1]
+    out[#out + 1] = key
+    out[#out + 1] = data
+    from = '(' .. e[1]
   end
-  -- base64 length * 3/4 approximates the decoded size closely enough for a response budget.
-  local size = #key + math.floor(#data * 3 / 4)
-  if i > 1 and bytes + size > maxBytes then break end
-  bytes = bytes + size
-  out[#out + 1] = e[1]
-  out[#out + 1] = key
-  out[#out + 1] = data
+  if #entries < batch then break end
+  local average = bytes / taken
+  batch = math.min(maxCount - taken, math.max(1, math.floor((maxBytes - bytes) / average) + 1), 1000)
 end
 
 rtok = rtok - 1
