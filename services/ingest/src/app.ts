@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import type { ActionContext } from './context.js'
 import { ApiError, toApiError, validationError } from './errors.js'
 import { resolveIteratorSecret } from './iterator-secret.js'
+import { Lifecycle } from './shutdown.js'
 import { StreamDirectory } from './stream-directory.js'
 import { healthRoutes } from './routes/health.js'
 import { recordRoutes } from './routes/records.js'
@@ -22,6 +23,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   now?: () => number
   iteratorSecret?: Uint8Array
+  /** Shared with the owner of the server for graceful shutdown (server.ts). */
+  lifecycle?: Lifecycle
 }
 
 /** Every non-route body is small; put routes raise their own limit. */
@@ -76,6 +79,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
+    // Connections are closed by drainAndClose (shutdown.ts), not by fastify's close.
+    forceCloseConnections: false,
     // Long enough that an over-long stream name reaches its schema and gets a 400 naming the field.
     routerOptions: { maxParamLength: 512 },
     // Errors the router raises before any route runs: answer them in the API's shape too.
@@ -119,9 +124,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     now: opts.now ?? Date.now,
   }
 
-  let closing = false
+  const lifecycle = opts.lifecycle ?? new Lifecycle()
+  let closed = false
   app.addHook('onClose', async () => {
-    closing = true
+    closed = true
+  })
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (lifecycle.draining) {
+      // Answer it, then let the client open its next connection elsewhere.
+      reply.header('connection', 'close')
+      lifecycle.lastRequestAtMs = Date.now()
+    }
+    done()
   })
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id)
@@ -146,7 +160,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).send(e.toBody())
   })
 
-  healthRoutes(app, redis, () => closing)
+  healthRoutes(app, redis, () => closed || lifecycle.draining)
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
   return app

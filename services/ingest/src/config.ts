@@ -32,6 +32,8 @@ export interface Config {
   iteratorSecret: string | undefined
   dataDir: string
   logLevel: LogLevel
+  /** SIGTERM/SIGINT: how long open connections may take to be answered before they are closed. */
+  shutdownTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -90,6 +92,7 @@ export function loadConfig(env: Env = process.env): Config {
     shardReadBytesPerSecond: int('SLUICE_SHARD_READ_BYTES_PER_SECOND', DEFAULT_SHARD_READ_BYTES_PER_SECOND, 1, MAX_CONFIGURED_BYTES_PER_SECOND),
     iteratorSecret,
     dataDir: str('SLUICE_DATA_DIR', '.data'),
+    shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     logLevel: oneOf('SLUICE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) ?? 'info',
   }
   if (problems.length) throw new ConfigError(problems)

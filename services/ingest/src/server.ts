@@ -5,6 +5,7 @@
 import { checkRedisServer, connectRedis, createRedisClient, StreamCatalog } from '@sluice/store'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { Lifecycle, drainAndClose, trackSockets } from './shutdown.js'
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`sluice: ${message}\n`)
@@ -45,7 +46,9 @@ async function main(): Promise<void> {
     fail(`Redis is not fit to hold acknowledged records:\n  - ${check.errors.join('\n  - ')}`)
   }
 
-  const app = await buildApp({ config, redis })
+  const lifecycle = new Lifecycle()
+  const app = await buildApp({ config, redis, lifecycle })
+  const sockets = trackSockets(app)
   for (const w of check.warnings) app.log.warn(w)
   app.addHook('onClose', async () => {
     await redis.quit().catch(() => redis.disconnect())
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     app.log.info({ signal }, 'shutting down')
-    app.close().then(
+    drainAndClose(app, lifecycle, sockets, config.shutdownTimeoutMs).then(
       () => process.exit(0),
       (err: unknown) => {
         app.log.error({ err }, 'error during shutdown')
