@@ -5,14 +5,15 @@
 import type { Ajv } from 'ajv'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
-import { ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis } from '@sluice/store'
+import { ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis, type StoreObserver } from '@sluice/store'
 import type { Config } from './config.js'
 import type { ActionContext } from './context.js'
 import { ApiError, toApiError, validationError } from './errors.js'
 import { resolveIteratorSecret } from './iterator-secret.js'
 import { Lifecycle } from './shutdown.js'
+import { IngestMetrics } from './metrics.js'
 import { StreamDirectory } from './stream-directory.js'
-import { healthRoutes } from './routes/health.js'
+import { healthRoutes, metricsRoute } from './routes/health.js'
 import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 
@@ -108,10 +109,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await redis.quit().catch(() => redis.disconnect())
     })
   }
-  const catalog = new StreamCatalog(redis)
+  const metrics = new IngestMetrics()
+  const observeStore: StoreObserver = (operation, seconds, outcome) => metrics.redisDuration.observe({ operation, outcome }, seconds)
+  const catalog = new StreamCatalog(redis, observeStore)
   const ctx: ActionContext = {
     catalog,
-    shards: new ShardStore(redis),
+    shards: new ShardStore(redis, observeStore),
     directory: new StreamDirectory(catalog),
     iterators: createIteratorCodec(opts.iteratorSecret ?? resolveIteratorSecret(config.iteratorSecret, config.dataDir)),
     limits: {
@@ -122,6 +125,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       shardReadBytesPerSecond: config.shardReadBytesPerSecond,
     },
     now: opts.now ?? Date.now,
+    metrics,
   }
 
   const lifecycle = opts.lifecycle ?? new Lifecycle()
@@ -139,6 +143,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   })
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id)
+  })
+  app.addHook('onResponse', (req, reply, done) => {
+    // The route template, never the raw URL: stream names and ids stay out of this label.
+    const route = req.routeOptions.url ?? 'unmatched'
+    metrics.requestDuration.observe({ route, method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    done()
   })
 
   app.setErrorHandler((err, req, reply) => {
@@ -161,6 +171,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   })
 
   healthRoutes(app, redis, () => closed || lifecycle.draining)
+  metricsRoute(app, metrics)
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
   return app

@@ -2,6 +2,7 @@
 import type { IteratorCodec } from '@sluice/protocol'
 import type { ShardStore, StoreStreamCatalog } from './store-types.js'
 import type { StreamDirectory } from './stream-directory.js'
+import type { IngestMetrics } from './metrics.js'
 
 export interface ActionLimits {
   maxShards: number
@@ -17,6 +18,7 @@ export interface ActionContext {
   directory: StreamDirectory
   iterators: IteratorCodec
   limits: ActionLimits
+  metrics: IngestMetrics
   /** ms since the epoch; injectable so iterator expiry and retention can be tested. */
   now(): number
 }

@@ -72,7 +72,9 @@ function conforms(method: string, path: string, r: HttpAnswer): void {
     if (resolve(h).required) assert.ok(r.headers.get(name), `${name} header missing on ${r.status} of ${method} ${path}`)
   }
   const schema = response.content?.['application/json']?.schema
-  if (schema) {
+  if (response.content?.['text/plain']) {
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain/)
+  } else if (schema) {
     const validate = ajv.compile({ $ref: `openapi${schema.$ref ?? ''}` })
     assert.ok(validate(r.body), `${method} ${path} ${r.status}: ${ajv.errorsText(validate.errors)} in ${r.text.slice(0, 300)}`)
   } else {
@@ -107,6 +109,7 @@ describe('openapi.yaml', () => {
     }
     await req('GET', '/livez')
     await req('GET', '/readyz')
+    await req('GET', '/metrics')
     await req('POST', '/v1/streams', { name: 'oa', shardCount: 2, retentionHours: 48, writeLimits: { recordsPerSecond: 5000 } })
     await req('POST', '/v1/streams', { name: 'oa', shardCount: 2 })
     await req('POST', '/v1/streams', { name: 'bad name', shardCount: 0 })

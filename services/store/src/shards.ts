@@ -4,6 +4,7 @@
  */
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
+import { observed, type StoreObserver } from './observe.js'
 import type { SluiceRedis } from './connection.js'
 import type { ShardKeys } from './keys.js'
 
@@ -41,7 +42,10 @@ function malformed(script: string, reply: unknown): Error {
 }
 
 export class ShardStore {
-  constructor(private readonly redis: SluiceRedis) {}
+  constructor(
+    private readonly redis: SluiceRedis,
+    private readonly observer?: StoreObserver,
+  ) {}
 
   /** Appends records in order; throttling refuses a suffix, never a record in the middle. */
   async append(keys: ShardKeys, records: readonly RecordToAppend[]): Promise<AppendResult> {
@@ -55,7 +59,7 @@ export class ShardStore {
       args[at++] = r.partitionKey
       args[at++] = r.data
     }
-    const reply = await guarded(runScript(this.redis, 'putRecords', args))
+    const reply = await observed(this.observer, 'put-records', () => guarded(runScript(this.redis, 'putRecords', args)))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('put-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
     const accepted = reply[0]
@@ -68,7 +72,7 @@ export class ShardStore {
   /** Reads up to `count` records from `start`, at most `maxBytes` (but at least one record). */
   async read(keys: ShardKeys, start: ReadStart, count: number, maxBytes: number): Promise<ReadResult> {
     const from = start.kind === 'at' ? start.entryId : `(${start.entryId}`
-    const reply = await guarded(runScript(this.redis, 'readRecords', [keys.state, keys.log, from, count, maxBytes]))
+    const reply = await observed(this.observer, 'read-records', () => guarded(runScript(this.redis, 'readRecords', [keys.state, keys.log, from, count, maxBytes])))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('read-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
     if (reply[0] === 0) return { kind: 'throttled', retryAfterMs: Number(reply[1]) }
@@ -84,16 +88,20 @@ export class ShardStore {
    * even when the entry itself has been trimmed, so LATEST never re-reads old records.
    */
   async lastEntryId(keys: ShardKeys): Promise<string> {
-    try {
-      const info = (await guarded(this.redis.xinfo('STREAM', keys.log))) as unknown[]
-      for (let i = 0; i + 1 < info.length; i += 2) {
-        if (info[i] === 'last-generated-id') return String(info[i + 1])
+    const info = await observed(this.observer, 'last-entry-id', async () => {
+      try {
+        return (await guarded(this.redis.xinfo('STREAM', keys.log))) as unknown[]
+      } catch (err) {
+        // A shard nobody has written to has no stream key yet.
+        if (err instanceof Error && /no such key/i.test(err.message)) return null
+        throw err
       }
-      throw malformed('XINFO STREAM', info)
-    } catch (err) {
-      if (err instanceof Error && /no such key/i.test(err.message)) return '0-0'
-      throw err
+    })
+    if (info === null) return '0-0'
+    for (let i = 0; i + 1 < info.length; i += 2) {
+      if (info[i] === 'last-generated-id') return String(info[i + 1])
     }
+    throw malformed('XINFO STREAM', info)
   }
 
   /** Whether the shard is live (its state key exists). */

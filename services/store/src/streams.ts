@@ -6,6 +6,7 @@
 import { catalogKeys, formatPurgeEntry, parsePurgeEntry, shardKeys } from './keys.js'
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
+import { observed, type StoreObserver } from './observe.js'
 import type { SluiceRedis } from './connection.js'
 
 export interface ShardRates {
@@ -62,7 +63,10 @@ async function forEachShardBatch(shardCount: number, work: (index: number) => Pr
 }
 
 export class StreamCatalog {
-  constructor(private readonly redis: SluiceRedis) {}
+  constructor(
+    private readonly redis: SluiceRedis,
+    private readonly observer?: StoreObserver,
+  ) {}
 
   /** Redis time in ms: the one clock every process agrees on. */
   async redisTimeMs(): Promise<number> {
@@ -72,6 +76,10 @@ export class StreamCatalog {
 
   /** Creates the stream; null if the name is taken (nothing is left behind then). */
   async create(input: NewStream): Promise<StoredStream | null> {
+    return observed(this.observer, 'create-stream', () => this.createStream(input))
+  }
+
+  private async createStream(input: NewStream): Promise<StoredStream | null> {
     const generation = await guarded(this.redis.incr(catalogKeys.generation))
     const createdAt = await this.redisTimeMs()
     await guarded(
@@ -106,7 +114,7 @@ export class StreamCatalog {
   }
 
   async get(name: string): Promise<StoredStream | null> {
-    const h = await guarded(this.redis.hgetall(catalogKeys.stream(name)))
+    const h = await observed(this.observer, 'get-stream', () => guarded(this.redis.hgetall(catalogKeys.stream(name))))
     return toStoredStream(name, h)
   }
 
@@ -129,6 +137,10 @@ export class StreamCatalog {
 
   /** Deletes the stream: its name is free when this returns; false if there was none. */
   async delete(name: string): Promise<boolean> {
+    return observed(this.observer, 'delete-stream', () => this.deleteStream(name))
+  }
+
+  private async deleteStream(name: string): Promise<boolean> {
     const reply = (await guarded(
       runScript(this.redis, 'deleteStream', [catalogKeys.stream(name), catalogKeys.streams, catalogKeys.purge, name]),
     )) as [number, number]

@@ -6,6 +6,7 @@
 import {
   DEFAULT_READ_LIMIT,
   MAX_READ_RESPONSE_BYTES,
+  base64DecodedLength,
   compareEntryIds,
   entryIdFromSequenceNumber,
   sequenceNumberFromEntryId,
@@ -128,6 +129,7 @@ export async function readFrom(
     throw new ApiError('StreamNotFound', `Stream ${view.stored.name} not found`, { field: 'name' })
   }
   if (result.kind === 'throttled') {
+    ctx.metrics.readsThrottled.inc({ stream: view.stored.name })
     throw new ApiError(
       'ProvisionedThroughputExceeded',
       `Rate exceeded for reads of shard ${shardIdFor(position.shardIndex)} in stream ${view.stored.name}`,
@@ -136,14 +138,20 @@ export async function readFrom(
   }
   const { entries, tipEntryId } = result
   const records: StreamRecord[] = new Array(entries.length)
+  let bytes = 0
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!
+    bytes += base64DecodedLength(e.data) + Buffer.byteLength(e.partitionKey, 'utf8')
     records[i] = {
       sequenceNumber: sequenceNumberFromEntryId(e.entryId, position.shardIndex),
       partitionKey: e.partitionKey,
       data: e.data,
       approximateArrivalTimestamp: entryMs(e.entryId),
     }
+  }
+  if (entries.length > 0) {
+    ctx.metrics.recordsRead.inc({ stream: view.stored.name }, entries.length)
+    ctx.metrics.bytesRead.inc({ stream: view.stored.name }, bytes)
   }
   const last = entries[entries.length - 1]
   const next: IteratorPosition = last ? { ...position, kind: 'after', entryId: last.entryId } : { ...position, ...start }

@@ -128,10 +128,20 @@ export async function putRecords(
   records: readonly PutRecordEntry[],
   shardId?: string,
 ): Promise<PutOutcome> {
-  const batch = checkBatch(records)
   let view = await requireStream(ctx, streamName)
-  const onlyShard = shardId === undefined ? undefined : requireShard(view, shardId)
-  let attempts = await appendToShards(ctx, view, records, batch, onlyShard)
+  const { metrics } = ctx
+  let batch: CheckedBatch
+  let onlyShard: number | undefined
+  let attempts: ShardAttempt[]
+  try {
+    batch = checkBatch(records)
+    onlyShard = shardId === undefined ? undefined : requireShard(view, shardId)
+    attempts = await appendToShards(ctx, view, records, batch, onlyShard)
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 400) metrics.recordsRefused.inc({ stream: streamName, reason: 'invalid' }, records.length)
+    else if (err instanceof ApiError && err.code === 'ServiceUnavailable') metrics.recordsRefused.inc({ stream: streamName, reason: 'unavailable' }, records.length)
+    throw err
+  }
   if (attempts.every(isGone)) {
     // Our cached description named a deleted generation: look again, and try once more if the name
     // now belongs to a new stream.
@@ -146,11 +156,11 @@ export async function putRecords(
   }
 
   const unknown = attempts.find((a) => 'failure' in a && a.failure.outcome === 'unknown')
-  if (unknown && 'failure' in unknown) throw unavailable(unknown.failure)
   const failed = attempts.filter((a) => 'failure' in a)
-  if (failed.length === attempts.length) {
-    const first = failed[0]
-    if (first && 'failure' in first) throw unavailable(first.failure)
+  const fatal = unknown ?? (failed.length === attempts.length ? failed[0] : undefined)
+  if (fatal && 'failure' in fatal) {
+    metrics.recordsRefused.inc({ stream: streamName, reason: 'unavailable' }, records.length)
+    throw unavailable(fatal.failure)
   }
 
   const results = new Array<PutRecordResult>(records.length)
@@ -185,6 +195,17 @@ export async function putRecords(
       }
     }
     if (a.result.retryAfterMs > retryAfterMs) retryAfterMs = a.result.retryAfterMs
+  }
+  const accepted = records.length - failedRecordCount
+  if (accepted > 0) {
+    let bytes = 0
+    for (let i = 0; i < results.length; i++) if ('sequenceNumber' in results[i]!) bytes += batch.sizes[i]!
+    metrics.recordsAccepted.inc({ stream: streamName }, accepted)
+    metrics.bytesAccepted.inc({ stream: streamName }, bytes)
+  }
+  if (throttledRecordCount > 0) metrics.recordsRefused.inc({ stream: streamName, reason: 'throttled' }, throttledRecordCount)
+  if (failedRecordCount > throttledRecordCount) {
+    metrics.recordsRefused.inc({ stream: streamName, reason: 'unavailable' }, failedRecordCount - throttledRecordCount)
   }
   const outcome: PutOutcome = {
     response: { failedRecordCount, records: results },
