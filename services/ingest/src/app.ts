@@ -16,6 +16,7 @@ import { StreamDirectory } from './stream-directory.js'
 import { healthRoutes, metricsRoute } from './routes/health.js'
 import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
+import { kinesisRoutes } from './kinesis/dispatcher.js'
 
 export interface AppOptions {
   config: Config
@@ -174,5 +175,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   metricsRoute(app, metrics)
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
+  kinesisRoutes(app, ctx)
   return app
 }

@@ -1,0 +1,305 @@
+/**
+ * The Kinesis actions, each mapped onto the same action functions as the REST API (no second
+ * implementation): only the request members, the answer shapes and the error names differ.
+ * Shapes and constraints follow the Kinesis API reference (Kinesis_20131202).
+ */
+import {
+  MAX_PARTITION_KEY_LENGTH,
+  MAX_RECORDS_PER_PUT,
+  MAX_RECORD_DATA_BYTES,
+  STARTING_POSITIONS,
+  STREAM_NAME_RE,
+  base64DecodedLength,
+  isBase64,
+  parseShardId,
+  type PutRecordEntry,
+  type StartingPosition,
+  type StreamDescription,
+} from '@sluice/protocol'
+import type { ActionContext } from '../context.js'
+import { createStream } from '../actions/create-stream.js'
+import { deleteStream } from '../actions/delete-stream.js'
+import { describe, requireStream } from '../actions/describe-stream.js'
+import { listStreams } from '../actions/list-streams.js'
+import { putRecords } from '../actions/put-records.js'
+import { getRecords, getShardIterator, type StartSpec } from '../actions/get-records.js'
+import { ACCOUNT_ID, AwsValidation, KinesisError } from './errors.js'
+import { arrayMember, enumMember, numberMember, objectAt, stringMember, type Body } from './members.js'
+
+export interface CallContext {
+  region: string
+  /** Set by the action once it knows the stream, for error messages. */
+  stream?: string
+}
+
+export type KinesisAction = (ctx: ActionContext, body: Body, call: CallContext) => Promise<Record<string, unknown>>
+
+const STREAM_NAME_PATTERN = '[a-zA-Z0-9_.-]+'
+const ARN_RE = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/([a-zA-Z0-9_.-]{1,128})$/
+const SEQUENCE_RE = /^(0|[1-9]\d{0,128})$/
+const HASH_KEY_RE = /^(0|[1-9]\d{0,38})$/
+
+function arn(call: CallContext, stream: string): string {
+  return `arn:aws:kinesis:${call.region}:${ACCOUNT_ID}:stream/${stream}`
+}
+
+/** StreamName, or the name inside StreamARN (AWS accepts either wherever a stream is named). */
+function streamOf(body: Body, v: AwsValidation, call: CallContext): string {
+  const name = stringMember(body, 'StreamName', v, { min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
+  const streamArn = stringMember(body, 'StreamARN', v, { min: 1, max: 2048, pattern: ARN_RE, patternText: 'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+', path: 'streamARN' })
+  v.throwIfAny()
+  const fromArn = streamArn === undefined ? undefined : ARN_RE.exec(streamArn)?.[1]
+  if (name !== undefined && fromArn !== undefined && name !== fromArn) {
+    throw new KinesisError('InvalidArgumentException', 'StreamName and StreamARN name different streams.')
+  }
+  const stream = name ?? fromArn
+  if (stream === undefined) throw new KinesisError('InvalidArgumentException', 'Either StreamName or StreamARN should be provided.')
+  call.stream = stream
+  return stream
+}
+
+const seconds = (ms: number): number => ms / 1000
+
+function shardShape(s: StreamDescription['shards'][number]): Record<string, unknown> {
+  return {
+    ShardId: s.shardId,
+    HashKeyRange: { StartingHashKey: s.hashKeyRange.start, EndingHashKey: s.hashKeyRange.end },
+    SequenceNumberRange: { StartingSequenceNumber: s.sequenceNumberRange.start, ...(s.sequenceNumberRange.end ? { EndingSequenceNumber: s.sequenceNumberRange.end } : {}) },
+  }
+}
+
+function requireShardId(body: Body, v: AwsValidation): string {
+  const shardId = stringMember(body, 'ShardId', v, { required: true, min: 1, max: 128, pattern: /^[a-zA-Z0-9_.-]+$/, patternText: '[a-zA-Z0-9_.-]+', path: 'shardId' })
+  v.throwIfAny()
+  return shardId!
+}
+
+function shardNotFound(shardId: string, stream: string): KinesisError {
+  return new KinesisError('ResourceNotFoundException', `Shard ${shardId} in stream ${stream} under account ${ACCOUNT_ID} does not exist`)
+}
+
+/** Checks one record as AWS does; `at` is AWS' member path prefix ('' for PutRecord). */
+function readRecord(record: Body, v: AwsValidation, at: string): PutRecordEntry {
+  const data = record.Data
+  if (data === undefined || data === null) v.add(null, `${at}data`, 'Member must not be null')
+  else if (typeof data !== 'string' || !isBase64(data)) throw new KinesisError('SerializationException', `${at || ''}Data: expected base64-encoded bytes`)
+  else if (base64DecodedLength(data) > MAX_RECORD_DATA_BYTES) v.add('java.nio.HeapByteBuffer', `${at}data`, `Member must have length less than or equal to ${MAX_RECORD_DATA_BYTES}`)
+  const partitionKey = stringMember(record, 'PartitionKey', v, { required: true, min: 1, max: MAX_PARTITION_KEY_LENGTH, path: `${at}partitionKey` })
+  const explicitHashKey = stringMember(record, 'ExplicitHashKey', v, { pattern: HASH_KEY_RE, patternText: '0|([1-9]\\d{0,38})', path: `${at}explicitHashKey` })
+  return { partitionKey: partitionKey ?? '', data: typeof data === 'string' ? data : '', ...(explicitHashKey !== undefined ? { explicitHashKey } : {}) }
+}
+
+const SHARD_ITERATOR_TYPES = STARTING_POSITIONS
+
+export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
+  async CreateStream(ctx, body, call) {
+    const v = new AwsValidation()
+    const name = stringMember(body, 'StreamName', v, { required: true, min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
+    const shardCount = numberMember(body, 'ShardCount', v, { integer: true, min: 1, max: 100_000, path: 'shardCount' })
+    v.throwIfAny()
+    call.stream = name!
+    const mode = (body.StreamModeDetails as { StreamMode?: unknown } | undefined)?.StreamMode
+    if (mode !== undefined && mode !== 'PROVISIONED') {
+      throw new KinesisError('InvalidArgumentException', 'Sluice streams have a fixed shard count: StreamMode must be PROVISIONED.')
+    }
+    if (shardCount === undefined) throw new KinesisError('InvalidArgumentException', 'ShardCount is required for a PROVISIONED stream.')
+    if (shardCount > ctx.limits.maxShards) {
+      throw new KinesisError('LimitExceededException', `This request would exceed the shard limit for the stream: at most ${ctx.limits.maxShards} shards (SLUICE_MAX_SHARDS).`)
+    }
+    await createStream(ctx, { name: name!, shardCount })
+    return {}
+  },
+
+  async DeleteStream(ctx, body, call) {
+    const stream = streamOf(body, new AwsValidation(), call)
+    await deleteStream(ctx, stream)
+    return {}
+  },
+
+  async DescribeStream(ctx, body, call) {
+    const v = new AwsValidation()
+    const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 10_000, path: 'limit' }) ?? 100
+    const after = stringMember(body, 'ExclusiveStartShardId', v, { min: 1, max: 128, path: 'exclusiveStartShardId' })
+    const stream = streamOf(body, v, call)
+    const d = describe(await requireStream(ctx, stream))
+    const start = after === undefined ? 0 : d.shards.findIndex((s) => s.shardId > after)
+    const shards = start < 0 ? [] : d.shards.slice(start, start + limit)
+    return {
+      StreamDescription: {
+        StreamName: d.name,
+        StreamARN: arn(call, d.name),
+        StreamStatus: d.status,
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+        Shards: shards.map(shardShape),
+        HasMoreShards: start >= 0 && start + limit < d.shards.length,
+        RetentionPeriodHours: d.retentionHours,
+        StreamCreationTimestamp: seconds(d.createdAt),
+        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+        EncryptionType: 'NONE',
+      },
+    }
+  },
+
+  async DescribeStreamSummary(ctx, body, call) {
+    const stream = streamOf(body, new AwsValidation(), call)
+    const d = describe(await requireStream(ctx, stream))
+    return {
+      StreamDescriptionSummary: {
+        StreamName: d.name,
+        StreamARN: arn(call, d.name),
+        StreamStatus: d.status,
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+        RetentionPeriodHours: d.retentionHours,
+        StreamCreationTimestamp: seconds(d.createdAt),
+        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+        EncryptionType: 'NONE',
+        OpenShardCount: d.shardCount,
+        ConsumerCount: 0,
+      },
+    }
+  },
+
+  async ListStreams(ctx, body, call) {
+    const v = new AwsValidation()
+    const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 10_000, path: 'limit' }) ?? 100
+    const after = stringMember(body, 'ExclusiveStartStreamName', v, { min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'exclusiveStartStreamName' })
+    const token = stringMember(body, 'NextToken', v, { min: 1, max: 1048576, path: 'nextToken' })
+    v.throwIfAny()
+    let next: string | undefined = token
+    if (next === undefined && after !== undefined) next = Buffer.from(after, 'utf8').toString('base64url')
+    let page
+    try {
+      page = await listStreams(ctx, { limit: Math.min(limit, 1000), ...(next !== undefined ? { next } : {}) })
+    } catch (err) {
+      if (token !== undefined) throw new KinesisError('InvalidArgumentException', 'NextToken is not a token this service issued.', { cause: err })
+      throw err
+    }
+    return {
+      StreamNames: page.streams.map((s) => s.name),
+      HasMoreStreams: page.next !== undefined,
+      ...(page.next !== undefined ? { NextToken: page.next } : {}),
+      StreamSummaries: page.streams.map((s) => ({
+        StreamName: s.name,
+        StreamARN: arn(call, s.name),
+        StreamStatus: s.status,
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+        StreamCreationTimestamp: seconds(s.createdAt),
+      })),
+    }
+  },
+
+  async ListShards(ctx, body, call) {
+    const v = new AwsValidation()
+    const max = numberMember(body, 'MaxResults', v, { integer: true, min: 1, max: 10_000, path: 'maxResults' }) ?? 1000
+    const token = stringMember(body, 'NextToken', v, { min: 1, max: 1048576, path: 'nextToken' })
+    let after = stringMember(body, 'ExclusiveStartShardId', v, { min: 1, max: 128, path: 'exclusiveStartShardId' })
+    let stream: string
+    if (token !== undefined) {
+      v.throwIfAny()
+      if (body.StreamName !== undefined || body.StreamARN !== undefined) {
+        throw new KinesisError('InvalidArgumentException', 'NextToken and StreamName cannot be provided together.')
+      }
+      const decoded = Buffer.from(token, 'base64url').toString('utf8').split('\n')
+      if (decoded.length !== 2 || !STREAM_NAME_RE.test(decoded[0]!) || parseShardId(decoded[1]!) === null) {
+        throw new KinesisError('InvalidArgumentException', 'NextToken is not a token this service issued.')
+      }
+      stream = decoded[0]!
+      after = decoded[1]!
+      call.stream = stream
+    } else {
+      stream = streamOf(body, v, call)
+    }
+    // Every shard is open until resharding exists, so each ShardFilter type selects all of them.
+    const d = describe(await requireStream(ctx, stream))
+    const start = after === undefined ? 0 : d.shards.findIndex((s) => s.shardId > after!)
+    const shards = start < 0 ? [] : d.shards.slice(start, start + max)
+    const last = shards[shards.length - 1]
+    const more = start >= 0 && start + max < d.shards.length && last !== undefined
+    return {
+      Shards: shards.map(shardShape),
+      ...(more ? { NextToken: Buffer.from(`${stream}\n${last!.shardId}`, 'utf8').toString('base64url') } : {}),
+    }
+  },
+
+  async PutRecord(ctx, body, call) {
+    const v = new AwsValidation()
+    const record = readRecord(body, v, '')
+    stringMember(body, 'SequenceNumberForOrdering', v, { pattern: SEQUENCE_RE, patternText: '0|([1-9]\\d{0,128})', path: 'sequenceNumberForOrdering' })
+    const stream = streamOf(body, v, call)
+    // Sequence numbers of a shard always increase, so SequenceNumberForOrdering's guarantee holds.
+    const outcome = await putRecords(ctx, stream, [record])
+    const r = outcome.response.records[0]!
+    if ('errorCode' in r) {
+      if (r.errorCode === 'ProvisionedThroughputExceeded') throw new KinesisError('ProvisionedThroughputExceededException', `${r.errorMessage} under account ${ACCOUNT_ID}.`)
+      throw new KinesisError('InternalFailure', r.errorMessage)
+    }
+    return { ShardId: r.shardId, SequenceNumber: r.sequenceNumber, EncryptionType: 'NONE' }
+  },
+
+  async PutRecords(ctx, body, call) {
+    const v = new AwsValidation()
+    const list = arrayMember(body, 'Records')
+    if (list === undefined) v.add(null, 'records', 'Member must not be null')
+    else if (list.length < 1) v.add('[]', 'records', 'Member must have length greater than or equal to 1')
+    else if (list.length > MAX_RECORDS_PER_PUT) v.add(`[${list.length} records]`, 'records', `Member must have length less than or equal to ${MAX_RECORDS_PER_PUT}`)
+    const records = (list ?? []).slice(0, MAX_RECORDS_PER_PUT).map((r, i) => readRecord(objectAt(r, `Records.${i}`), v, `records.${i + 1}.member.`))
+    const stream = streamOf(body, v, call)
+    const outcome = await putRecords(ctx, stream, records)
+    return {
+      FailedRecordCount: outcome.response.failedRecordCount,
+      Records: outcome.response.records.map((r) =>
+        'errorCode' in r
+          ? { ErrorCode: r.errorCode === 'ProvisionedThroughputExceeded' ? 'ProvisionedThroughputExceededException' : 'InternalFailure', ErrorMessage: r.errorMessage }
+          : { ShardId: r.shardId, SequenceNumber: r.sequenceNumber },
+      ),
+      EncryptionType: 'NONE',
+    }
+  },
+
+  async GetShardIterator(ctx, body, call) {
+    const v = new AwsValidation()
+    const type = enumMember(body, 'ShardIteratorType', v, SHARD_ITERATOR_TYPES, { required: true, path: 'shardIteratorType' })
+    const sequenceNumber = stringMember(body, 'StartingSequenceNumber', v, { pattern: SEQUENCE_RE, patternText: '0|([1-9]\\d{0,128})', path: 'startingSequenceNumber' })
+    const timestamp = numberMember(body, 'Timestamp', v, { path: 'timestamp' })
+    const shardId = requireShardId(body, v)
+    const stream = streamOf(body, v, call)
+    const from = type as StartingPosition
+    if ((from === 'AT_SEQUENCE_NUMBER' || from === 'AFTER_SEQUENCE_NUMBER') && sequenceNumber === undefined) {
+      throw new KinesisError('InvalidArgumentException', `Must specify StartingSequenceNumber for ${from} ShardIteratorType.`)
+    }
+    if (from === 'AT_TIMESTAMP' && timestamp === undefined) throw new KinesisError('InvalidArgumentException', 'Must specify Timestamp for AT_TIMESTAMP ShardIteratorType.')
+    const view = await requireStream(ctx, stream)
+    const index = parseShardId(shardId)
+    if (index === null || index >= view.stored.shardCount) throw shardNotFound(shardId, stream)
+    const spec: StartSpec = { from }
+    if (from === 'AT_SEQUENCE_NUMBER' || from === 'AFTER_SEQUENCE_NUMBER') spec.sequenceNumber = sequenceNumber!
+    if (from === 'AT_TIMESTAMP') spec.timestampMs = Math.max(0, Math.round(timestamp! * 1000))
+    try {
+      return { ShardIterator: await getShardIterator(ctx, stream, shardId, spec) }
+    } catch (err) {
+      // A sequence number of another shard or not of this service: Kinesis calls that an invalid argument.
+      if (err instanceof Error && 'code' in err && err.code === 'ValidationError') {
+        throw new KinesisError('InvalidArgumentException', `StartingSequenceNumber ${sequenceNumber} used in GetShardIterator on shard ${shardId} in stream ${stream} under account ${ACCOUNT_ID} is invalid.`, { cause: err })
+      }
+      throw err
+    }
+  },
+
+  async GetRecords(ctx, body, call) {
+    const v = new AwsValidation()
+    const iterator = stringMember(body, 'ShardIterator', v, { required: true, min: 1, max: 512, path: 'shardIterator' })
+    const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 10_000, path: 'limit' })
+    v.throwIfAny()
+    const answer = await getRecords(ctx, { iterator: iterator!, ...(limit !== undefined ? { limit } : {}) })
+    return {
+      Records: answer.records.map((r) => ({
+        SequenceNumber: r.sequenceNumber,
+        ApproximateArrivalTimestamp: seconds(r.approximateArrivalTimestamp),
+        Data: r.data,
+        PartitionKey: r.partitionKey,
+      })),
+      NextShardIterator: answer.nextIterator,
+      MillisBehindLatest: answer.millisBehindLatest,
+    }
+  },
+}

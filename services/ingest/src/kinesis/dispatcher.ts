@@ -1,0 +1,62 @@
+/**
+ * The Kinesis-compatible endpoint: `POST /` with `X-Amz-Target: Kinesis_20131202.<Action>` and a
+ * JSON 1.1 body, on the same port as the REST API. It dispatches onto KINESIS_ACTIONS, which call the
+ * same action functions as REST; records put through either API are read through the other with the
+ * same sequence numbers.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ActionContext } from '../context.js'
+import { PUT_BODY_LIMIT } from '../routes/records.js'
+import { KINESIS_ACTIONS, type CallContext } from './actions.js'
+import { KinesisError, toKinesisError } from './errors.js'
+
+const TARGET_PREFIX = 'Kinesis_20131202.'
+export const KINESIS_CONTENT_TYPES = ['application/x-amz-json-1.1', 'application/x-amz-json-1.0']
+const REPLY_TYPE = 'application/x-amz-json-1.1'
+
+/** Region of the SigV4 credential scope: Credential=<key>/<date>/<region>/kinesis/aws4_request. */
+const CREDENTIAL_RE = /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\/kinesis\/aws4_request/
+
+const calls = new WeakMap<FastifyRequest, CallContext>()
+
+function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const { error, internal } = toKinesisError(err, calls.get(req) ?? {})
+  if (internal) req.log.error({ err }, 'internal error')
+  if (error.type === 'ServiceUnavailable') reply.header('retry-after', '1')
+  return reply
+    .code(error.status)
+    .type(REPLY_TYPE)
+    .header('x-amzn-errortype', error.type)
+    .header('x-amzn-requestid', req.id)
+    .send(JSON.stringify(error.toBody()))
+}
+
+export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'string', bodyLimit: PUT_BODY_LIMIT }, parseJson)
+
+  app.post(
+    '/',
+    {
+      bodyLimit: PUT_BODY_LIMIT,
+      errorHandler: (err, req, reply) => sendError(req, reply, err),
+    },
+    async (req, reply) => {
+      const target = req.headers['x-amz-target']
+      const action = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? KINESIS_ACTIONS[target.slice(TARGET_PREFIX.length)] : undefined
+      if (!action) throw new KinesisError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`)
+      const auth = req.headers.authorization
+      if (typeof auth !== 'string' || !auth.startsWith('AWS4-HMAC-SHA256 ')) throw new KinesisError('MissingAuthenticationTokenException', 'Missing Authentication Token')
+      const region = CREDENTIAL_RE.exec(auth)?.[1]
+      if (!region || !/Signature=[0-9a-f]+/.test(auth)) {
+        throw new KinesisError('IncompleteSignatureException', 'Authorization header requires Credential, SignedHeaders and Signature parameters.')
+      }
+      const body = req.body === undefined || req.body === null ? {} : req.body
+      if (typeof body !== 'object' || Array.isArray(body)) throw new KinesisError('SerializationException', 'The request body must be a JSON object.')
+      const call: CallContext = { region }
+      calls.set(req, call)
+      const result = await action(ctx, body as Record<string, unknown>, call)
+      return reply.type(REPLY_TYPE).header('x-amzn-requestid', req.id).send(JSON.stringify(result))
+    },
+  )
+}
