@@ -34,7 +34,7 @@ export class IngestMetrics {
 
   readonly recordsRefused = new Counter({
     name: 'sluice_records_refused_total',
-    help: 'Records not written, by reason: throttled (over the shard limit), invalid (the request was refused), unavailable (Redis)',
+    help: 'Records not acknowledged, by reason: throttled (over the shard limit, not written), invalid (request refused, not written), unavailable (answered 503; written only if Redis applied it without confirming)',
     labelNames: ['stream', 'reason'] as const,
     registers: [this.registry],
   })
