@@ -17,6 +17,7 @@ import { healthRoutes, metricsRoute } from './routes/health.js'
 import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
+import { createDualProtocolServer, type DualProtocolServer } from './http-server.js'
 
 export interface AppOptions {
   config: Config
@@ -28,6 +29,9 @@ export interface AppOptions {
   /** Shared with the owner of the server for graceful shutdown (server.ts). */
   lifecycle?: Lifecycle
 }
+
+/** The HTTP/2 side of the app's server, for graceful shutdown; set by buildApp. */
+export const http2Of = new WeakMap<FastifyInstance, DualProtocolServer>()
 
 /** Every non-route body is small; put routes raise their own limit. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024
@@ -74,7 +78,13 @@ function ajvDetails(errors: readonly AjvErrorLike[], context: string | undefined
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts
+  let dual: DualProtocolServer | undefined
   const app = Fastify({
+    // HTTP/1.1 and cleartext HTTP/2 on one port (the AWS SDK's default handler speaks h2c).
+    serverFactory: (handler) => {
+      dual = createDualProtocolServer(handler)
+      return dual.server
+    },
     logger: opts.logger ?? { level: config.logLevel },
     // Per-request log lines cost more than a put at high rates; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -136,8 +146,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   })
   app.addHook('onRequest', (_req, reply, done) => {
     if (lifecycle.draining) {
-      // Answer it, then let the client open its next connection elsewhere.
-      reply.header('connection', 'close')
+      // Answer it, then let the client open its next connection elsewhere (HTTP/2 sessions get a
+      // GOAWAY instead: connection headers are not allowed there).
+      if (_req.raw.httpVersionMajor === 1) reply.header('connection', 'close')
       lifecycle.lastRequestAtMs = Date.now()
     }
     done()
@@ -176,5 +187,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
   kinesisRoutes(app, ctx)
+  if (dual) http2Of.set(app, dual)
   return app
 }

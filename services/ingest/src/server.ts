@@ -3,7 +3,7 @@
  * signals; everything else is in buildApp.
  */
 import { checkRedisServer, connectRedis, createRedisClient, StreamCatalog } from '@sluice/store'
-import { buildApp } from './app.js'
+import { buildApp, http2Of } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { Lifecycle, drainAndClose, trackSockets } from './shutdown.js'
 
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     if (stopping) return
     stopping = true
     app.log.info({ signal }, 'shutting down')
-    drainAndClose(app, lifecycle, sockets, config.shutdownTimeoutMs).then(
+    drainAndClose(app, lifecycle, sockets, config.shutdownTimeoutMs, http2Of.get(app)?.sessions).then(
       () => process.exit(0),
       (err: unknown) => {
         app.log.error({ err }, 'error during shutdown')

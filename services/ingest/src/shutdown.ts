@@ -10,6 +10,7 @@
  *   4. close the app (Redis and other resources).
  */
 import type { Socket } from 'node:net'
+import type { Http2Session } from 'node:http2'
 import type { FastifyInstance } from 'fastify'
 
 /** Shared between buildApp (hooks, readiness) and the process that owns the server. */
@@ -30,9 +31,17 @@ export function trackSockets(app: FastifyInstance): Set<Socket> {
   return sockets
 }
 
-export async function drainAndClose(app: FastifyInstance, lifecycle: Lifecycle, sockets: Set<Socket>, timeoutMs: number): Promise<void> {
+export async function drainAndClose(
+  app: FastifyInstance,
+  lifecycle: Lifecycle,
+  sockets: Set<Socket>,
+  timeoutMs: number,
+  http2Sessions: ReadonlySet<Http2Session> = new Set(),
+): Promise<void> {
   lifecycle.draining = true
   lifecycle.lastRequestAtMs = Date.now()
+  // HTTP/2: GOAWAY lets the streams in flight finish and tells the client to open no new ones.
+  for (const session of http2Sessions) session.close()
   const server = app.server
   const closeIdle = server.closeIdleConnections.bind(server)
   // Stop accepting; Node would also close "idle" keep-alive sockets here, which is the race above.
@@ -47,6 +56,7 @@ export async function drainAndClose(app: FastifyInstance, lifecycle: Lifecycle, 
   if (sockets.size > 0) {
     app.log.warn({ open: sockets.size }, 'shutdown timeout: closing the remaining connections')
     server.closeAllConnections()
+    for (const socket of sockets) socket.destroy()
   }
   server.closeIdleConnections = closeIdle
   await app.close()

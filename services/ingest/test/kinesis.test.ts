@@ -207,6 +207,26 @@ describe('Kinesis API (AWS SDK v3)', () => {
     assert.equal((await raw('Kinesis_20131202.ListStreams', '{"Limit": 1, "SomethingNew": true}')).status, 200)
   })
 
+  it("works with the SDK's default client, which speaks HTTP/2 to an http:// endpoint", async () => {
+    const h2 = new KinesisClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: 'A', secretAccessKey: 'B' }, maxAttempts: 1 })
+    try {
+      await h2.send(new CreateStreamCommand({ StreamName: 'h2', ShardCount: 2 }))
+      const puts = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => h2.send(new PutRecordCommand({ StreamName: 'h2', PartitionKey: `p${i}`, Data: bytes(`h2-${i}`) }))),
+      )
+      const got: string[] = []
+      for (const shardId of ['shardId-000000000000', 'shardId-000000000001']) {
+        const it = (await h2.send(new GetShardIteratorCommand({ StreamName: 'h2', ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!
+        got.push(...(await h2.send(new GetRecordsCommand({ ShardIterator: it }))).Records!.map((r) => text(r.Data)))
+      }
+      assert.equal(puts.length, 20)
+      assert.deepEqual(got.sort(), Array.from({ length: 20 }, (_, i) => `h2-${i}`).sort())
+      await rejectsWith(h2.send(new DescribeStreamCommand({ StreamName: 'nope' })), 'ResourceNotFoundException')
+    } finally {
+      h2.destroy()
+    }
+  })
+
   it('deletes a stream the waiter then sees gone', async () => {
     await kinesis.send(new DeleteStreamCommand({ StreamName: 'k-a' }))
     const waited = await waitUntilStreamNotExists({ client: kinesis, maxWaitTime: 30 }, { StreamName: 'k-a' })
