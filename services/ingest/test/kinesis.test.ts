@@ -6,7 +6,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import {
+  AddTagsToStreamCommand,
   CreateStreamCommand,
+  DecreaseStreamRetentionPeriodCommand,
+  DescribeLimitsCommand,
+  IncreaseStreamRetentionPeriodCommand,
+  ListTagsForStreamCommand,
+  RemoveTagsFromStreamCommand,
   DeleteStreamCommand,
   DescribeStreamCommand,
   DescribeStreamSummaryCommand,
@@ -225,6 +231,40 @@ describe('Kinesis API (AWS SDK v3)', () => {
     } finally {
       h2.destroy()
     }
+  })
+
+  it('changes retention, keeps tags and describes limits', async () => {
+    await kinesis.send(new IncreaseStreamRetentionPeriodCommand({ StreamName: 'k-b', RetentionPeriodHours: 168 }))
+    assert.equal((await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'k-b' }))).StreamDescriptionSummary!.RetentionPeriodHours, 168)
+    await rejectsWith(kinesis.send(new IncreaseStreamRetentionPeriodCommand({ StreamName: 'k-b', RetentionPeriodHours: 48 })), 'InvalidArgumentException', /can not be shorter than existing retention period \(168 hours\)/)
+    await kinesis.send(new DecreaseStreamRetentionPeriodCommand({ StreamName: 'k-b', RetentionPeriodHours: 48 }))
+    assert.equal((await s.request('GET', '/v1/streams/k-b')).body.retentionHours, 48, 'the REST API sees the change')
+    await rejectsWith(kinesis.send(new DecreaseStreamRetentionPeriodCommand({ StreamName: 'k-b', RetentionPeriodHours: 12 })), 'InvalidArgumentException', /Minimum allowed retention period is 24 hours/)
+
+    await kinesis.send(new AddTagsToStreamCommand({ StreamName: 'k-b', Tags: { team: 'ingest', env: 'dev', tier: '' } }))
+    await kinesis.send(new AddTagsToStreamCommand({ StreamName: 'k-b', Tags: { env: 'prod' } }))
+    const page = await kinesis.send(new ListTagsForStreamCommand({ StreamName: 'k-b', Limit: 2 }))
+    assert.deepEqual(page.Tags, [{ Key: 'env', Value: 'prod' }, { Key: 'team', Value: 'ingest' }])
+    assert.equal(page.HasMoreTags, true)
+    const rest = await kinesis.send(new ListTagsForStreamCommand({ StreamName: 'k-b', ExclusiveStartTagKey: 'team' }))
+    assert.deepEqual(rest.Tags, [{ Key: 'tier', Value: '' }])
+    assert.equal(rest.HasMoreTags, false)
+    await kinesis.send(new RemoveTagsFromStreamCommand({ StreamName: 'k-b', TagKeys: ['team', 'absent'] }))
+    assert.deepEqual((await kinesis.send(new ListTagsForStreamCommand({ StreamName: 'k-b' }))).Tags!.map((t) => t.Key), ['env', 'tier'])
+    for (let i = 0; i < 4; i++) {
+      await kinesis.send(new AddTagsToStreamCommand({ StreamName: 'k-b', Tags: Object.fromEntries(Array.from({ length: 10 }, (_, j) => [`t${i}-${j}`, 'v'])) }))
+    }
+    await rejectsWith(
+      kinesis.send(new AddTagsToStreamCommand({ StreamName: 'k-b', Tags: Object.fromEntries(Array.from({ length: 9 }, (_, j) => [`x${j}`, 'v'])) })),
+      'InvalidArgumentException',
+      /cannot have more than 50 tags/,
+    )
+    await rejectsWith(kinesis.send(new ListTagsForStreamCommand({ StreamName: 'nope' })), 'ResourceNotFoundException')
+
+    const limits = await kinesis.send(new DescribeLimitsCommand({}))
+    assert.equal(limits.ShardLimit, 20)
+    const open = (await s.request('GET', '/v1/streams?limit=1000')).body.streams.reduce((n: number, x: any) => n + x.shardCount, 0)
+    assert.equal(limits.OpenShardCount, open)
   })
 
   it('deletes a stream the waiter then sees gone', async () => {

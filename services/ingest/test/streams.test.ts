@@ -46,6 +46,17 @@ describe('streams (control plane)', () => {
     assert.deepEqual(r.body.writeLimits, { recordsPerSecond: 50, bytesPerSecond: 1048576 })
   })
 
+  it('changes a stream\'s retention', async () => {
+    const r = await s.request('PATCH', '/v1/streams/tuned', { retentionHours: 48 })
+    assert.equal(r.status, 200, r.text)
+    assert.equal(r.body.retentionHours, 48)
+    assert.equal((await s.request('GET', '/v1/streams/tuned')).body.retentionHours, 48)
+    const bad = await s.request('PATCH', '/v1/streams/tuned', { retentionHours: 10 })
+    assert.equal(bad.status, 400)
+    assert.equal(bad.body.error.field, 'retentionHours')
+    assert.equal((await s.request('PATCH', '/v1/streams/nope', { retentionHours: 48 })).status, 404)
+  })
+
   it('refuses shard counts above SLUICE_MAX_SHARDS, naming the field', async () => {
     const r = await s.request('POST', '/v1/streams', { name: 'big', shardCount: 51 })
     assert.equal(r.status, 400)

@@ -4,6 +4,7 @@
  * Layout (all under `sluice:`):
  *   sluice:{catalog}:streams              ZSET  stream names (score 0; listed by lex order)
  *   sluice:{catalog}:stream:<name>        HASH  one stream's description (see StreamRecordFields)
+ *   sluice:{catalog}:tags:<name>          HASH  one stream's tags (removed with the stream)
  *   sluice:{catalog}:generation           STRING counter; each created stream gets the next value
  *   sluice:{catalog}:readiness            STRING written by readiness probes (expires after 60 s)
  *   sluice:{catalog}:purge                LIST  "<name>|<generation>|<shardCount>" of deleted streams
@@ -30,6 +31,7 @@ export const catalogKeys = {
   purge: `${CATALOG}purge`,
   readiness: `${CATALOG}readiness`,
   stream: (name: string): string => `${CATALOG}stream:${name}`,
+  tags: (name: string): string => `${CATALOG}tags:${name}`,
 } as const
 
 export interface ShardKeys {

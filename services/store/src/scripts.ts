@@ -17,7 +17,9 @@ const FILES = {
   putRecords: { file: 'put-records.lua', numberOfKeys: 2 },
   readRecords: { file: 'read-records.lua', numberOfKeys: 2 },
   createStream: { file: 'create-stream.lua', numberOfKeys: 2 },
-  deleteStream: { file: 'delete-stream.lua', numberOfKeys: 3 },
+  deleteStream: { file: 'delete-stream.lua', numberOfKeys: 4 },
+  updateStream: { file: 'update-stream.lua', numberOfKeys: 1 },
+  addTags: { file: 'add-tags.lua', numberOfKeys: 2 },
 } as const
 
 export type ScriptName = keyof typeof FILES

@@ -142,12 +142,40 @@ export class StreamCatalog {
 
   private async deleteStream(name: string): Promise<boolean> {
     const reply = (await guarded(
-      runScript(this.redis, 'deleteStream', [catalogKeys.stream(name), catalogKeys.streams, catalogKeys.purge, name]),
+      runScript(this.redis, 'deleteStream', [catalogKeys.stream(name), catalogKeys.streams, catalogKeys.purge, catalogKeys.tags(name), name]),
     )) as [number, number]
     const [generation, shardCount] = reply
     if (!generation) return false
     await this.purge(name, generation, shardCount)
     return true
+  }
+
+  /** Sets the stream's retention; false if there is no such stream. */
+  async setRetention(name: string, retentionHours: number): Promise<boolean> {
+    const updated = await observed(this.observer, 'update-stream', () =>
+      guarded(runScript(this.redis, 'updateStream', [catalogKeys.stream(name), 'retentionHours', retentionHours])),
+    )
+    return updated === 1
+  }
+
+  /** Adds or overwrites tags: 'added', 'missing' (no such stream) or 'too-many' (nothing written). */
+  async addTags(name: string, tags: Readonly<Record<string, string>>, maxTags: number): Promise<'added' | 'missing' | 'too-many'> {
+    const reply = await observed(this.observer, 'add-tags', () =>
+      guarded(runScript(this.redis, 'addTags', [catalogKeys.stream(name), catalogKeys.tags(name), maxTags, ...Object.entries(tags).flat()])),
+    )
+    return reply === 1 ? 'added' : reply === 0 ? 'missing' : 'too-many'
+  }
+
+  async removeTags(name: string, keys: readonly string[]): Promise<void> {
+    if (keys.length) await guarded(this.redis.hdel(catalogKeys.tags(name), ...keys))
+  }
+
+  /** The stream's tags, sorted by key. */
+  async tags(name: string): Promise<Array<{ key: string; value: string }>> {
+    const h = await guarded(this.redis.hgetall(catalogKeys.tags(name)))
+    return Object.entries(h)
+      .map(([key, value]) => ({ key, value }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
   /** Removes the shard keys of every deleted stream still on the purge list (after a crash, say). */

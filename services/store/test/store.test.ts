@@ -175,11 +175,29 @@ for (const topology of topologies) {
       const keys = shardKeys('s6', s.generation, 1)
       await shards.append(keys, [{ size: 1, partitionKey: 'k', data: 'AA==' }])
       // What a crash right after the catalog script leaves behind: the name gone, the keys still there.
-      await runScript(redis, 'deleteStream', [catalogKeys.stream('s6'), catalogKeys.streams, catalogKeys.purge, 's6'])
+      await runScript(redis, 'deleteStream', [catalogKeys.stream('s6'), catalogKeys.streams, catalogKeys.purge, catalogKeys.tags('s6'), 's6'])
       assert.equal(await redis.exists(keys.log), 1)
       assert.equal(await catalog.purgePending(), 1)
       assert.equal(await redis.exists(keys.log), 0)
       assert.equal(await redis.exists(keys.state), 0)
+    })
+
+    it('changes retention and keeps tags within the limit, atomically with the stream', async () => {
+      await catalog.create(stream('s8', { shardCount: 1 }))
+      assert.equal(await catalog.setRetention('s8', 72), true)
+      assert.equal((await catalog.get('s8'))?.retentionHours, 72)
+      assert.equal(await catalog.setRetention('nope', 72), false)
+      assert.equal(await catalog.get('nope'), null, 'an update never creates a stream')
+      assert.equal(await catalog.addTags('s8', { team: 'a', env: 'dev' }, 3), 'added')
+      assert.equal(await catalog.addTags('s8', { team: 'b', owner: 'x', extra: 'y' }, 3), 'too-many')
+      assert.deepEqual(await catalog.tags('s8'), [{ key: 'env', value: 'dev' }, { key: 'team', value: 'a' }])
+      assert.equal(await catalog.addTags('s8', { team: 'b', owner: 'x' }, 3), 'added')
+      await catalog.removeTags('s8', ['env'])
+      assert.deepEqual(await catalog.tags('s8'), [{ key: 'owner', value: 'x' }, { key: 'team', value: 'b' }])
+      assert.equal(await catalog.addTags('nope', { a: 'b' }, 3), 'missing')
+      await catalog.delete('s8')
+      await catalog.create(stream('s8', { shardCount: 1 }))
+      assert.deepEqual(await catalog.tags('s8'), [], 'tags went with the deleted stream')
     })
 
     it('lists streams by name, in pages', async () => {

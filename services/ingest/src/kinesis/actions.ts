@@ -7,6 +7,8 @@ import {
   MAX_PARTITION_KEY_LENGTH,
   MAX_RECORDS_PER_PUT,
   MAX_RECORD_DATA_BYTES,
+  MAX_RETENTION_HOURS,
+  MIN_RETENTION_HOURS,
   STARTING_POSITIONS,
   STREAM_NAME_RE,
   base64DecodedLength,
@@ -23,6 +25,8 @@ import { describe, requireStream } from '../actions/describe-stream.js'
 import { listStreams } from '../actions/list-streams.js'
 import { putRecords } from '../actions/put-records.js'
 import { getRecords, getShardIterator, type StartSpec } from '../actions/get-records.js'
+import { setRetention } from '../actions/update-stream.js'
+import { MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, addTags, listTags, removeTags } from '../actions/tags.js'
 import { ACCOUNT_ID, AwsValidation, KinesisError } from './errors.js'
 import { arrayMember, enumMember, numberMember, objectAt, stringMember, type Body } from './members.js'
 
@@ -90,6 +94,27 @@ function readRecord(record: Body, v: AwsValidation, at: string): PutRecordEntry 
 }
 
 const SHARD_ITERATOR_TYPES = STARTING_POSITIONS
+
+async function changeRetention(ctx: ActionContext, body: Body, call: CallContext, direction: 'Increase' | 'Decrease'): Promise<Record<string, unknown>> {
+  const v = new AwsValidation()
+  const hours = numberMember(body, 'RetentionPeriodHours', v, { required: true, integer: true, path: 'retentionPeriodHours' })
+  const stream = streamOf(body, v, call)
+  const current = (await requireStream(ctx, stream)).stored.retentionHours
+  if (hours! < MIN_RETENTION_HOURS) {
+    throw new KinesisError('InvalidArgumentException', `Minimum allowed retention period is ${MIN_RETENTION_HOURS} hours. Requested retention period (${hours} hours) is too short.`)
+  }
+  if (hours! > MAX_RETENTION_HOURS) {
+    throw new KinesisError('InvalidArgumentException', `Maximum allowed retention period is ${MAX_RETENTION_HOURS} hours. Requested retention period (${hours} hours) is too long.`)
+  }
+  if (direction === 'Increase' && hours! < current) {
+    throw new KinesisError('InvalidArgumentException', `Requested retention period (${hours} hours) for stream ${stream} can not be shorter than existing retention period (${current} hours). Use DecreaseRetentionPeriod API.`)
+  }
+  if (direction === 'Decrease' && hours! > current) {
+    throw new KinesisError('InvalidArgumentException', `Requested retention period (${hours} hours) for stream ${stream} can not be longer than existing retention period (${current} hours). Use IncreaseRetentionPeriod API.`)
+  }
+  await setRetention(ctx, stream, hours!)
+  return {}
+}
 
 export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
   async CreateStream(ctx, body, call) {
@@ -283,6 +308,68 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
       }
       throw err
     }
+  },
+
+  IncreaseStreamRetentionPeriod: (ctx, body, call) => changeRetention(ctx, body, call, 'Increase'),
+  DecreaseStreamRetentionPeriod: (ctx, body, call) => changeRetention(ctx, body, call, 'Decrease'),
+
+  async AddTagsToStream(ctx, body, call) {
+    const v = new AwsValidation()
+    const tags = body.Tags === undefined || body.Tags === null ? undefined : objectAt(body.Tags, 'Tags')
+    if (tags === undefined) v.add(null, 'tags', 'Member must not be null')
+    const entries = Object.entries(tags ?? {})
+    if (tags && entries.length < 1) v.add('{}', 'tags', 'Member must have length greater than or equal to 1')
+    if (entries.length > 10) v.add(`{${entries.length} tags}`, 'tags', 'Member must have length less than or equal to 10')
+    const clean: Record<string, string> = {}
+    for (const [key, value] of entries) {
+      if (typeof value !== 'string') throw new KinesisError('SerializationException', `Tags.${key}: expected a string`)
+      if (key.length < 1 || key.length > MAX_TAG_KEY_LENGTH) v.add(key, 'tags', `Map keys must have length between 1 and ${MAX_TAG_KEY_LENGTH}`)
+      if (value.length > MAX_TAG_VALUE_LENGTH) v.add(value, `tags.${key}`, `Member must have length less than or equal to ${MAX_TAG_VALUE_LENGTH}`)
+      clean[key] = value
+    }
+    const stream = streamOf(body, v, call)
+    try {
+      await addTags(ctx, stream, clean)
+    } catch (err) {
+      if (err instanceof Error && 'code' in err && err.code === 'ValidationError') {
+        throw new KinesisError('InvalidArgumentException', `Failed to add tags to stream ${stream} under account ${ACCOUNT_ID} because a given stream cannot have more than 50 tags.`, { cause: err })
+      }
+      throw err
+    }
+    return {}
+  },
+
+  async RemoveTagsFromStream(ctx, body, call) {
+    const v = new AwsValidation()
+    const keys = arrayMember(body, 'TagKeys')
+    if (keys === undefined) v.add(null, 'tagKeys', 'Member must not be null')
+    else if (keys.length < 1 || keys.length > 50) v.add(`[${keys.length} keys]`, 'tagKeys', 'Member must have length between 1 and 50')
+    for (const k of keys ?? []) if (typeof k !== 'string') throw new KinesisError('SerializationException', 'TagKeys: expected a list of strings')
+    const stream = streamOf(body, v, call)
+    await removeTags(ctx, stream, (keys ?? []) as string[])
+    return {}
+  },
+
+  async ListTagsForStream(ctx, body, call) {
+    const v = new AwsValidation()
+    const after = stringMember(body, 'ExclusiveStartTagKey', v, { min: 1, max: MAX_TAG_KEY_LENGTH, path: 'exclusiveStartTagKey' })
+    const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 50, path: 'limit' }) ?? 50
+    const stream = streamOf(body, v, call)
+    const all = await listTags(ctx, stream)
+    const from = after === undefined ? all : all.filter((t) => t.key > after)
+    return { Tags: from.slice(0, limit).map((t) => ({ Key: t.key, Value: t.value })), HasMoreTags: from.length > limit }
+  },
+
+  async DescribeLimits(ctx) {
+    // Sluice caps shards per stream (SLUICE_MAX_SHARDS), not per account; the open count is every stream's.
+    let open = 0
+    let next: string | undefined
+    do {
+      const page = await listStreams(ctx, { limit: 1000, ...(next !== undefined ? { next } : {}) })
+      for (const s of page.streams) open += s.shardCount
+      next = page.next
+    } while (next !== undefined)
+    return { ShardLimit: ctx.limits.maxShards, OpenShardCount: open, OnDemandStreamCount: 0, OnDemandStreamCountLimit: 0 }
   },
 
   async GetRecords(ctx, body, call) {

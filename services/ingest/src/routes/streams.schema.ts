@@ -57,3 +57,14 @@ export const deleteStreamSchema = {
   params: streamParams,
   response: { 204: { type: 'null' }, ...errorResponses },
 } as const
+
+export const updateStreamSchema = {
+  params: streamParams,
+  body: {
+    type: 'object',
+    required: ['retentionHours'],
+    additionalProperties: false,
+    properties: { retentionHours: { type: 'integer', minimum: MIN_RETENTION_HOURS, maximum: MAX_RETENTION_HOURS } },
+  },
+  response: { 200: streamDescriptionSchema, ...errorResponses },
+} as const

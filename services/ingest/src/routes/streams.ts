@@ -7,7 +7,8 @@ import { deleteStream } from '../actions/delete-stream.js'
 import { describeStream } from '../actions/describe-stream.js'
 import { listStreams } from '../actions/list-streams.js'
 import { ApiError } from '../errors.js'
-import { createStreamSchema, deleteStreamSchema, describeStreamSchema, listStreamsSchema } from './streams.schema.js'
+import { createStreamSchema, deleteStreamSchema, describeStreamSchema, listStreamsSchema, updateStreamSchema } from './streams.schema.js'
+import { setRetention } from '../actions/update-stream.js'
 
 export function streamRoutes(app: FastifyInstance, ctx: ActionContext): void {
   app.post<{ Body: CreateStreamRequest }>('/v1/streams', { schema: createStreamSchema }, async (req, reply) => {
@@ -27,6 +28,10 @@ export function streamRoutes(app: FastifyInstance, ctx: ActionContext): void {
   })
 
   app.get<{ Params: { name: string } }>('/v1/streams/:name', { schema: describeStreamSchema }, async (req) => describeStream(ctx, req.params.name))
+
+  app.patch<{ Params: { name: string }; Body: { retentionHours: number } }>('/v1/streams/:name', { schema: updateStreamSchema }, async (req) =>
+    setRetention(ctx, req.params.name, req.body.retentionHours),
+  )
 
   app.delete<{ Params: { name: string } }>('/v1/streams/:name', { schema: deleteStreamSchema }, async (req, reply) => {
     await deleteStream(ctx, req.params.name)

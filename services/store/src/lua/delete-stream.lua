@@ -10,6 +10,7 @@ script and the key removal leaves work for the next purge pass, never orphaned d
 KEYS[1]  the stream's catalog HASH
 KEYS[2]  the name index ZSET
 KEYS[3]  the purge LIST
+KEYS[4]  the stream's tags HASH
 ARGV[1]  name
 
 The purge entry is "<name>|<generation>|<shardCount>" (keys.ts parsePurgeEntry reads it back).
@@ -20,7 +21,7 @@ local desc = redis.call('HMGET', KEYS[1], 'generation', 'shardCount')
 if not desc[1] then
   return { 0, 0 }
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[1] .. '|' .. desc[1] .. '|' .. desc[2])
 return { tonumber(desc[1]), tonumber(desc[2]) }
