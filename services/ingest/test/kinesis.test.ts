@@ -27,6 +27,7 @@ import {
   waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { decode as cborDecode, encode as cborEncode } from 'cbor-x'
 import { b64, startSluice, type Sluice } from './harness.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -265,6 +266,44 @@ describe('Kinesis API (AWS SDK v3)', () => {
     assert.equal(limits.ShardLimit, 20)
     const open = (await s.request('GET', '/v1/streams?limit=1000')).body.streams.reduce((n: number, x: any) => n + x.shardCount, 0)
     assert.equal(limits.OpenShardCount, open)
+  })
+
+  it('speaks CBOR (as the Java SDK and the KCL do): byte strings and tag-1 timestamps both ways', async () => {
+    const cbor = async (action: string, body: unknown) => {
+      const res = await fetch(s.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-amz-cbor-1.1',
+          'x-amz-target': `Kinesis_20131202.${action}`,
+          authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00ff',
+        },
+        body: typeof body === 'string' ? body : cborEncode(body),
+      })
+      assert.match(res.headers.get('content-type') ?? '', /^application\/x-amz-cbor-1\.1/)
+      return { status: res.status, body: cborDecode(Buffer.from(await res.arrayBuffer())) as any }
+    }
+    assert.equal((await cbor('CreateStream', { StreamName: 'cb', ShardCount: 1 })).status, 200)
+    const blob = Buffer.from([0, 1, 2, 254, 255])
+    const put = await cbor('PutRecord', { StreamName: 'cb', PartitionKey: 'p', Data: blob })
+    assert.equal(put.status, 200)
+    assert.match(put.body.SequenceNumber, /^1\d{41}$/)
+    const it = await cbor('GetShardIterator', { StreamName: 'cb', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() - 60_000) })
+    const got = await cbor('GetRecords', { ShardIterator: it.body.ShardIterator })
+    assert.equal(got.status, 200)
+    const record = got.body.Records[0]
+    assert.ok(record.Data instanceof Uint8Array)
+    assert.deepEqual([...record.Data], [...blob])
+    assert.ok(record.ApproximateArrivalTimestamp instanceof Date)
+    assert.ok(Math.abs(record.ApproximateArrivalTimestamp.getTime() - Date.now()) < 60_000)
+    assert.equal(record.SequenceNumber, put.body.SequenceNumber)
+    // The same record through the JSON protocol and the REST API.
+    const rest = await s.request('GET', '/v1/streams/cb/shards/shardId-000000000000/records?from=TRIM_HORIZON')
+    assert.equal(Buffer.from(rest.body.records[0].data, 'base64').toString('hex'), blob.toString('hex'))
+    const missing = await cbor('DescribeStream', { StreamName: 'nope' })
+    assert.equal(missing.status, 400)
+    assert.equal(missing.body.__type, 'ResourceNotFoundException')
+    const garbage = await cbor('ListStreams', '\xff\xff')
+    assert.equal(garbage.body.__type, 'SerializationException')
   })
 
   it('deletes a stream the waiter then sees gone', async () => {

@@ -9,10 +9,23 @@ import type { ActionContext } from '../context.js'
 import { PUT_BODY_LIMIT } from '../routes/records.js'
 import { KINESIS_ACTIONS, type CallContext } from './actions.js'
 import { KinesisError, toKinesisError } from './errors.js'
+import { decodeCborRequest, encodeCborAnswer } from './cbor.js'
 
 const TARGET_PREFIX = 'Kinesis_20131202.'
 export const KINESIS_CONTENT_TYPES = ['application/x-amz-json-1.1', 'application/x-amz-json-1.0']
-const REPLY_TYPE = 'application/x-amz-json-1.1'
+export const KINESIS_CBOR_TYPE = 'application/x-amz-cbor-1.1'
+const JSON_TYPE = 'application/x-amz-json-1.1'
+
+/** Answers go back in the request's content type. */
+function isCbor(req: FastifyRequest): boolean {
+  return (req.headers['content-type'] ?? '').startsWith(KINESIS_CBOR_TYPE)
+}
+
+function send(req: FastifyRequest, reply: FastifyReply, answer: unknown): FastifyReply {
+  reply.header('x-amzn-requestid', req.id)
+  if (isCbor(req)) return reply.type(KINESIS_CBOR_TYPE).send(encodeCborAnswer(answer))
+  return reply.type(JSON_TYPE).send(JSON.stringify(answer))
+}
 
 /** Region of the SigV4 credential scope: Credential=<key>/<date>/<region>/kinesis/aws4_request. */
 const CREDENTIAL_RE = /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\/kinesis\/aws4_request/
@@ -23,17 +36,19 @@ function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): Fast
   const { error, internal } = toKinesisError(err, calls.get(req) ?? {})
   if (internal) req.log.error({ err }, 'internal error')
   if (error.type === 'ServiceUnavailable') reply.header('retry-after', '1')
-  return reply
-    .code(error.status)
-    .type(REPLY_TYPE)
-    .header('x-amzn-errortype', error.type)
-    .header('x-amzn-requestid', req.id)
-    .send(JSON.stringify(error.toBody()))
+  return send(req, reply.code(error.status).header('x-amzn-errortype', error.type), error.toBody())
 }
 
 export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext): void {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'string', bodyLimit: PUT_BODY_LIMIT }, parseJson)
+  app.addContentTypeParser(KINESIS_CBOR_TYPE, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (_req, body, done) => {
+    try {
+      done(null, decodeCborRequest(body as Buffer))
+    } catch (err) {
+      done(new KinesisError('SerializationException', `The request body is not valid CBOR: ${(err as Error).message}`), undefined)
+    }
+  })
 
   app.post(
     '/',
@@ -56,7 +71,7 @@ export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext): void {
       const call: CallContext = { region }
       calls.set(req, call)
       const result = await action(ctx, body as Record<string, unknown>, call)
-      return reply.type(REPLY_TYPE).header('x-amzn-requestid', req.id).send(JSON.stringify(result))
+      return send(req, reply, result)
     },
   )
 }
