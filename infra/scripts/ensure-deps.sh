@@ -42,6 +42,8 @@ ensure_apt_package() {
 
 ensure_apt_package redis-server redis-server
 ensure_apt_package redis-cli redis-tools
+# The Kinesis tests drive the AWS CLI against the service.
+ensure_apt_package aws awscli
 
 # npm dependencies: install when node_modules is missing or a manifest changed since the last install.
 stamp="node_modules/.sluice-deps-stamp"
