@@ -3,7 +3,8 @@
  * not listen: tests use app.inject() or listen themselves; server.ts owns listen and signals.
  */
 import type { Ajv } from 'ajv'
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import type { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
 import { ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis, type StoreObserver } from '@sluice/store'
 import type { Config } from './config.js'
@@ -11,6 +12,7 @@ import type { ActionContext } from './context.js'
 import { ApiError, toApiError, validationError } from './errors.js'
 import { resolveIteratorSecret } from './iterator-secret.js'
 import { Lifecycle } from './shutdown.js'
+import { SluiceLogController, loggerOptions } from './logging.js'
 import { IngestMetrics } from './metrics.js'
 import { StreamDirectory } from './stream-directory.js'
 import { healthRoutes, metricsRoute } from './routes/health.js'
@@ -23,7 +25,8 @@ export interface AppOptions {
   config: Config
   /** An existing client (tests share one); otherwise the app creates one and closes it on close. */
   redis?: SluiceRedis
-  logger?: FastifyServerOptions['logger']
+  /** Where log lines go (default stdout); tests capture them. */
+  logStream?: Writable
   now?: () => number
   iteratorSecret?: Uint8Array
   /** Shared with the owner of the server for graceful shutdown (server.ts). */
@@ -85,9 +88,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       dual = createDualProtocolServer(handler)
       return dual.server
     },
-    logger: opts.logger ?? { level: config.logLevel },
-    // Per-request log lines cost more than a put at high rates; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
+    logger: loggerOptions(config.logLevel, opts.logStream),
+    logController: new SluiceLogController(),
     requestIdHeader: 'x-request-id',
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,

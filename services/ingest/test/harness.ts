@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { startRedis, type RedisServer } from '@sluice/testkit'
 import { buildApp } from '../src/app.js'
@@ -50,12 +51,12 @@ export async function request<T = any>(
 }
 
 export async function startSluice(
-  options: { env?: Record<string, string>; redis?: RedisServer; now?: () => number } = {},
+  options: { env?: Record<string, string>; redis?: RedisServer; now?: () => number; logStream?: Writable } = {},
 ): Promise<Sluice> {
   const redis = options.redis ?? (await startRedis())
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-ingest-'))
   const config = loadConfig({ SLUICE_REDIS_URL: redis.url, SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'silent', ...options.env })
-  const app = await buildApp({ config, ...(options.now ? { now: options.now } : {}) })
+  const app = await buildApp({ config, ...(options.now ? { now: options.now } : {}), ...(options.logStream ? { logStream: options.logStream } : {}) })
   const address = await app.listen({ host: '127.0.0.1', port: 0 })
   return {
     url: address,
