@@ -5,6 +5,7 @@
  *   sluice:{catalog}:streams              ZSET  stream names (score 0; listed by lex order)
  *   sluice:{catalog}:stream:<name>        HASH  one stream's description (see StreamRecordFields)
  *   sluice:{catalog}:tags:<name>          HASH  one stream's tags (removed with the stream)
+ *   sluice:{catalog}:groups:<name>:<gen>  SET   consumer groups of one stream generation (purged with it)
  *   sluice:{catalog}:generation           STRING counter; each created stream gets the next value
  *   sluice:{catalog}:readiness            STRING written by readiness probes (expires after 60 s)
  *   sluice:{catalog}:purge                LIST  "<name>|<generation>|<shardCount>" of deleted streams
@@ -13,6 +14,14 @@
  *                                               means the shard is live (scripts refuse to write without it)
  *   sluice:{<name>:<gen>:<shard>}:log     STREAM one shard's records; entry id <ms>-<seq> is the
  *                                               record's sequence number (see @sluice/protocol)
+ *   sluice:{<name>:<gen>:g:<group>}:workers     ZSET  consumer group: workerId -> last heartbeat (ms)
+ *   sluice:{<name>:<gen>:g:<group>}:leases      HASH  shard index -> "<workerId>|<fencing token>"
+ *   sluice:{<name>:<gen>:g:<group>}:checkpoints HASH  shard index -> sequence number
+ *   sluice:{<name>:<gen>:g:<group>}:meta        HASH  leaseTtlMs, shardCount, token counter
+ *
+ * A group's keys share one tag, so rebalancing all of a group's leases and checking a lease while
+ * writing a checkpoint are each one script; group names match the stream-name pattern, and the
+ * "g:" segment keeps a group's tag apart from every shard's.
  *
  * The catalog keys share the hash tag `{catalog}`, so stream creation and deletion are one Lua script
  * in one slot. Every key of one shard shares the tag `{<name>:<gen>:<shard>}`, so each shard script
@@ -32,6 +41,7 @@ export const catalogKeys = {
   readiness: `${CATALOG}readiness`,
   stream: (name: string): string => `${CATALOG}stream:${name}`,
   tags: (name: string): string => `${CATALOG}tags:${name}`,
+  groups: (name: string, generation: number): string => `${CATALOG}groups:${name}:${generation}`,
 } as const
 
 export interface ShardKeys {
@@ -64,4 +74,16 @@ export function parsePurgeEntry(entry: string): { stream: string; generation: nu
   const shardCount = Number(count)
   if (!stream || !Number.isSafeInteger(generation) || !Number.isSafeInteger(shardCount)) return null
   return { stream, generation, shardCount }
+}
+
+export interface GroupKeys {
+  workers: string
+  leases: string
+  checkpoints: string
+  meta: string
+}
+
+export function groupKeys(stream: string, generation: number, group: string): GroupKeys {
+  const base = `${KEY_PREFIX}{${stream}:${generation}:g:${group}}:`
+  return { workers: `${base}workers`, leases: `${base}leases`, checkpoints: `${base}checkpoints`, meta: `${base}meta` }
 }

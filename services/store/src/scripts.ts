@@ -20,6 +20,10 @@ const FILES = {
   deleteStream: { file: 'delete-stream.lua', numberOfKeys: 4 },
   updateStream: { file: 'update-stream.lua', numberOfKeys: 1 },
   addTags: { file: 'add-tags.lua', numberOfKeys: 2 },
+  registerGroup: { file: 'register-group.lua', numberOfKeys: 2 },
+  heartbeat: { file: 'heartbeat.lua', numberOfKeys: 4 },
+  checkpoint: { file: 'checkpoint.lua', numberOfKeys: 4 },
+  leave: { file: 'leave.lua', numberOfKeys: 2 },
 } as const
 
 export type ScriptName = keyof typeof FILES

@@ -3,7 +3,7 @@
  * one Lua script each on the catalog slot; shard keys live in their own slots and are created before
  * (and removed after) the catalog entry, so a stream visible in the catalog always has live shards.
  */
-import { catalogKeys, formatPurgeEntry, parsePurgeEntry, shardKeys } from './keys.js'
+import { catalogKeys, formatPurgeEntry, groupKeys, parsePurgeEntry, shardKeys } from './keys.js'
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
 import { observed, type StoreObserver } from './observe.js'
@@ -196,6 +196,12 @@ export class StreamCatalog {
 
   private async purge(name: string, generation: number, shardCount: number): Promise<void> {
     await this.removeShardKeys(name, generation, shardCount)
+    const groupsKey = catalogKeys.groups(name, generation)
+    for (const group of await guarded(this.redis.smembers(groupsKey))) {
+      const keys = groupKeys(name, generation, group)
+      await guarded(Promise.all([keys.workers, keys.leases, keys.checkpoints, keys.meta].map((k) => this.redis.unlink(k))))
+    }
+    await guarded(this.redis.unlink(groupsKey))
     await guarded(this.redis.lrem(catalogKeys.purge, 0, formatPurgeEntry(name, generation, shardCount)))
   }
 

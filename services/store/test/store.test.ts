@@ -4,13 +4,15 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { startRedis, startRedisCluster } from '@sluice/testkit'
+import { startRedis, startRedisCluster, waitFor } from '@sluice/testkit'
 import {
   StreamCatalog,
   ShardStore,
   catalogKeys,
   connectRedis,
+  ConsumerGroups,
   createRedisClient,
+  groupKeys,
   runScript,
   shardKeys,
   type SluiceRedis,
@@ -198,6 +200,75 @@ for (const topology of topologies) {
       await catalog.delete('s8')
       await catalog.create(stream('s8', { shardCount: 1 }))
       assert.deepEqual(await catalog.tags('s8'), [], 'tags went with the deleted stream')
+    })
+
+    it('consumer groups: fair shares, one shard handed over per heartbeat, fenced checkpoints, leave', async () => {
+      const s = (await catalog.create(stream('g1', { shardCount: 4 })))!
+      const groups = new ConsumerGroups(redis)
+      const ref = { stream: 'g1', generation: s.generation, group: 'app' }
+      const a1 = await groups.heartbeat(ref, 4, 'a', 60_000)
+      assert.ok(a1.kind === 'leases')
+      if (a1.kind !== 'leases') return
+      assert.equal(a1.leaseTtlMs, 60_000)
+      assert.deepEqual(a1.leases.map((l) => l.shardIndex), [0, 1, 2, 3], 'alone, a worker owns every shard')
+      assert.ok(a1.leases.every((l) => l.checkpoint === null))
+
+      const b1 = await groups.heartbeat(ref, 4, 'b', 60_000)
+      assert.ok(b1.kind === 'leases' && b1.leases.length === 0, 'nothing is free until the owner gives up')
+      const a2 = await groups.heartbeat(ref, 4, 'a', 60_000)
+      assert.ok(a2.kind === 'leases' && a2.leases.length === 3, 'above its share, a gives up one shard per heartbeat')
+      await groups.heartbeat(ref, 4, 'a', 60_000)
+      const a3 = await groups.heartbeat(ref, 4, 'a', 60_000)
+      assert.ok(a3.kind === 'leases' && a3.leases.length === 2, 'and stops at its fair share')
+      const b2 = await groups.heartbeat(ref, 4, 'b', 60_000)
+      assert.ok(b2.kind === 'leases')
+      if (b2.kind !== 'leases' || a3.kind !== 'leases') return
+      assert.deepEqual(b2.leases.map((l) => l.shardIndex), [2, 3])
+      const maxOld = Math.max(...a1.leases.map((l) => Number(l.token)))
+      assert.ok(b2.leases.every((l) => Number(l.token) > maxOld), 'a new ownership gets a higher token')
+
+      const lease = b2.leases[0]!
+      const seq = (n: number) => '1' + String(n).padStart(35, '0') + '000002'
+      assert.equal(await groups.checkpoint(ref, 2, lease.token, seq(5)), 'written')
+      assert.equal(await groups.checkpoint(ref, 2, lease.token, seq(5)), 'written', 'the same checkpoint again is fine')
+      assert.equal(await groups.checkpoint(ref, 2, lease.token, seq(4)), 'backwards')
+      const oldToken = a1.leases.find((l) => l.shardIndex === 2)!.token
+      assert.equal(await groups.checkpoint(ref, 2, oldToken, seq(9)), 'lease-lost', "the previous owner's token is fenced off")
+      const again = await groups.heartbeat(ref, 4, 'b', 60_000)
+      assert.ok(again.kind === 'leases' && again.leases.find((l) => l.shardIndex === 2)?.checkpoint === seq(5))
+
+      assert.equal(await groups.leave(ref, 'a'), 2)
+      const b3 = await groups.heartbeat(ref, 4, 'b', 60_000)
+      assert.ok(b3.kind === 'leases' && b3.leases.length === 4, 'a leaver\'s shards are taken at the next heartbeat')
+      const state = await groups.state(ref)
+      assert.deepEqual(state?.workers.map((w) => w.workerId), ['b'])
+      assert.equal(state?.checkpoints.get(2), seq(5))
+      assert.deepEqual(await groups.list('g1', s.generation), ['app'])
+    })
+
+    it('consumer groups: a silent worker loses its leases after the TTL, and cannot checkpoint', async () => {
+      const s = (await catalog.create(stream('g2', { shardCount: 2 })))!
+      const groups = new ConsumerGroups(redis)
+      const ref = { stream: 'g2', generation: s.generation, group: 'app' }
+      const a = await groups.heartbeat(ref, 2, 'a', 300)
+      assert.ok(a.kind === 'leases' && a.leases.length === 2)
+      if (a.kind !== 'leases') return
+      const taken = await waitFor(
+        async () => {
+          const b = await groups.heartbeat(ref, 2, 'b', 300)
+          return b.kind === 'leases' && b.leases.length === 2 ? b : null
+        },
+        { timeoutMs: 5000, message: "b owns a's shards after a's TTL" },
+      )
+      assert.ok(Number(taken!.leases[0]!.token) > Number(a.leases[1]!.token))
+      assert.equal(await groups.checkpoint(ref, 0, a.leases[0]!.token, '1' + '0'.repeat(41)), 'lease-lost')
+      // Deleting the stream removes the group.
+      await catalog.delete('g2')
+      const k = groupKeys('g2', s.generation, 'app')
+      assert.equal(await redis.exists(k.leases), 0)
+      assert.equal(await redis.exists(k.meta), 0)
+      assert.deepEqual(await groups.heartbeat(ref, 2, 'b', 300), { kind: 'gone' })
+      assert.equal(await redis.exists(k.meta), 0, 'a heartbeat to a deleted stream creates nothing')
     })
 
     it('lists streams by name, in pages', async () => {
