@@ -86,19 +86,24 @@ for (const topology of topologies) {
       if (appended.kind !== 'appended') return
       assert.equal(appended.entryIds.length, 50)
       assert.equal(appended.retryAfterMs, 0)
-      const read = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 100, 1 << 20)
+      // Entry ids carry the shard's record ordinal: the difference of two is the records between them.
+      assert.deepEqual(appended.entryIds.map((id) => Number(id.split('-')[1])), Array.from({ length: 50 }, (_, i) => i + 1))
+      const more = await shards.append(keys, [{ size: 1, partitionKey: 'next', data: 'AA==' }])
+      assert.ok(more.kind === 'appended' && more.entryIds[0]!.endsWith('-51'))
+      assert.ok(more.kind === 'appended' && Number(more.entryIds[0]!.split('-')[0]) >= Number(appended.entryIds[49]!.split('-')[0]))
+      const read = await shards.read(keys, { kind: 'at', entryId: '0-0' }, 50, 1 << 20)
       assert.equal(read.kind, 'records')
       if (read.kind !== 'records') return
       assert.deepEqual(read.entries.map((e) => e.entryId), appended.entryIds)
       assert.deepEqual(read.entries.map((e) => e.partitionKey), records.map((r) => r.partitionKey))
       assert.deepEqual(read.entries.map((e) => e.data), records.map((r) => r.data))
-      assert.equal(read.tipEntryId, appended.entryIds[49])
+      assert.equal(read.tipEntryId, more.kind === 'appended' ? more.entryIds[0] : '')
       const ms = Number(appended.entryIds[0]!.split('-')[0])
       assert.ok(Math.abs(ms - Date.now()) < 60_000, 'entry ids carry Redis time in ms')
       const afterTen = await shards.read(keys, { kind: 'after', entryId: appended.entryIds[9]! }, 5, 1 << 20)
       assert.ok(afterTen.kind === 'records')
       if (afterTen.kind === 'records') assert.deepEqual(afterTen.entries.map((e) => e.partitionKey), ['k10', 'k11', 'k12', 'k13', 'k14'])
-      assert.equal(await shards.lastEntryId(keys), appended.entryIds[49])
+      assert.equal(await shards.lastEntryId(keys), more.kind === 'appended' ? more.entryIds[0] : '')
       assert.equal(await shards.lastEntryId(shardKeys('s1', s.generation, 3)), '0-0')
     })
 

@@ -2,6 +2,11 @@
 --[[
 put-records: append a batch of records to ONE shard, after charging the shard's write token buckets.
 
+Entry ids are assigned here, not by Redis: "<ms>-<ordinal>", where ms is Redis time (never less
+than the previous record's, even if the clock steps back) and ordinal counts the shard's records
+from 1. Ids still increase strictly, and the difference of two ordinals is the number of records
+between them — consumer and archive lag in O(1).
+
 Invariant: all-or-prefix. Records are considered in request order; the first record that does not
 fit the buckets, and every record after it, is refused, so a shard never reorders one request's
 records and a refused record is never written. The `#!lua` line makes Redis refuse the whole script
@@ -13,7 +18,7 @@ seconds (Kinesis: 1 s). A record fits if >= 1 record token is left and the byte 
 a record larger than the whole byte capacity fits only into a full bucket and leaves it in debt, so
 oversized-but-legal records are slowed, never refused forever.
 
-KEYS[1]  shard state HASH  (fields rps, bps, burst_s; bucket state rtok, btok, ts_us)
+KEYS[1]  shard state HASH  (fields rps, bps, burst_s; bucket state rtok, btok, ts_us; last_ms, ordinal)
 KEYS[2]  shard log STREAM
 ARGV[1]  n, the number of records
 ARGV[2 + 3*(i-1)]  size of record i in bytes (decoded data + partition key), a decimal integer
@@ -27,7 +32,7 @@ Returns: { accepted, retryAfterMs, id_1, ..., id_accepted }
 Errors (as a negative first element, no write done):
   { -1 }  the shard state key is missing: the stream was deleted (or never existed)
 ]]
-local state = redis.call('HMGET', KEYS[1], 'rps', 'bps', 'burst_s', 'rtok', 'btok', 'ts_us')
+local state = redis.call('HMGET', KEYS[1], 'rps', 'bps', 'burst_s', 'rtok', 'btok', 'ts_us', 'last_ms', 'ordinal')
 local rps = tonumber(state[1])
 local bps = tonumber(state[2])
 if not rps or not bps then
@@ -52,6 +57,12 @@ else
   btok = math.min(bcap, btok + elapsed * bps / 1000000)
 end
 
+local ms = math.floor(now / 1000)
+local lastMs = tonumber(state[7]) or 0
+if ms < lastMs then ms = lastMs end
+local ordinal = tonumber(state[8]) or 0
+local idPrefix = string.format('%.0f', ms) .. '-'
+
 local n = tonumber(ARGV[1])
 local out = { 0, 0 }
 local accepted = 0
@@ -73,10 +84,13 @@ for i = 1, n do
   rtok = rtok - 1
   btok = btok - size
   accepted = accepted + 1
-  out[2 + accepted] = redis.call('XADD', KEYS[2], '*', 'k', ARGV[base + 1], 'd', ARGV[base + 2])
+  ordinal = ordinal + 1
+  -- Lua prints whole numbers below 1e14 without an exponent: exact for any ordinal a shard reaches.
+  out[2 + accepted] = redis.call('XADD', KEYS[2], idPrefix .. ordinal, 'k', ARGV[base + 1], 'd', ARGV[base + 2])
 end
 out[1] = accepted
 out[2] = retryMs
 -- Lua numbers travel as integers in replies and as strings in HSET: keep the fraction of the buckets.
-redis.call('HSET', KEYS[1], 'rtok', tostring(rtok), 'btok', tostring(btok), 'ts_us', string.format('%.0f', now))
+redis.call('HSET', KEYS[1], 'rtok', tostring(rtok), 'btok', tostring(btok), 'ts_us', string.format('%.0f', now),
+  'last_ms', string.format('%.0f', ms), 'ordinal', string.format('%.0f', ordinal))
 return out
