@@ -6,7 +6,7 @@ import type { Ajv } from 'ajv'
 import type { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
-import { ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis, type StoreObserver } from '@sluice/store'
+import { ConsumerGroups, ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis, type StoreObserver } from '@sluice/store'
 import type { Config } from './config.js'
 import type { ActionContext } from './context.js'
 import { ApiError, toApiError, validationError } from './errors.js'
@@ -19,6 +19,7 @@ import { healthRoutes, metricsRoute } from './routes/health.js'
 import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
+import { groupRoutes } from './routes/groups.js'
 import { createDualProtocolServer, type DualProtocolServer } from './http-server.js'
 
 export interface AppOptions {
@@ -128,6 +129,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const ctx: ActionContext = {
     catalog,
     shards: new ShardStore(redis, observeStore),
+    groups: new ConsumerGroups(redis, observeStore),
     directory: new StreamDirectory(catalog),
     iterators: createIteratorCodec(opts.iteratorSecret ?? resolveIteratorSecret(config.iteratorSecret, config.dataDir)),
     limits: {
@@ -188,6 +190,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   metricsRoute(app, metrics)
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
+  groupRoutes(app, ctx)
   kinesisRoutes(app, ctx)
   if (dual) http2Of.set(app, dual)
   return app

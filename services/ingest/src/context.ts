@@ -1,6 +1,7 @@
 /** What every action needs: the store, the stream directory, the iterator codec and the limits. */
 import type { IteratorCodec } from '@sluice/protocol'
 import type { ShardStore, StoreStreamCatalog } from './store-types.js'
+import type { ConsumerGroups } from '@sluice/store'
 import type { StreamDirectory } from './stream-directory.js'
 import type { IngestMetrics } from './metrics.js'
 
@@ -15,6 +16,7 @@ export interface ActionLimits {
 export interface ActionContext {
   catalog: StoreStreamCatalog
   shards: ShardStore
+  groups: ConsumerGroups
   directory: StreamDirectory
   iterators: IteratorCodec
   limits: ActionLimits

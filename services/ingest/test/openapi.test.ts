@@ -142,9 +142,18 @@ describe('openapi.yaml', () => {
     await req('GET', `/v1/streams/oa/shards/${shard}/records?from=AT_TIMESTAMP&timestamp=2026-01-01T00:00:00Z`)
     await req('GET', `/v1/streams/oa/shards/${shard}/records?iterator=forged`)
     await req('GET', `/v1/streams/oa/shards/shardId-000000000009/records?from=LATEST`)
+    const hb = await req('POST', '/v1/streams/oa/groups/g/workers/w1/heartbeat', { leaseTtlMs: 5000 })
+    await req('POST', '/v1/streams/oa/groups/g/workers/w1/heartbeat', { leaseTtlMs: 5 })
+    await req('GET', '/v1/streams/oa/groups')
+    await req('GET', '/v1/streams/oa/groups/g')
+    await req('GET', '/v1/streams/oa/groups/nope')
+    const owned = hb.body.shards.find((x: any) => x.shardId === shard)
+    await req('PUT', `/v1/streams/oa/groups/g/shards/${shard}/checkpoint`, { sequenceNumber: put.body.records[0].sequenceNumber, leaseToken: owned.leaseToken })
+    await req('PUT', `/v1/streams/oa/groups/g/shards/${shard}/checkpoint`, { sequenceNumber: put.body.records[0].sequenceNumber, leaseToken: '999' })
+    await req('DELETE', '/v1/streams/oa/groups/g/workers/w1')
     await req('DELETE', '/v1/streams/oa')
     await req('DELETE', '/v1/streams/oa')
-    for (const must of ['createStream 201', 'createStream 409', 'createStream 400', 'createStream 415', 'createStream 413', 'putRecords 200', 'putRecords 429', 'putShardRecords 400', 'getRecords 200', 'deleteStream 204']) {
+    for (const must of ['createStream 201', 'createStream 409', 'createStream 400', 'createStream 415', 'createStream 413', 'putRecords 200', 'putRecords 429', 'putShardRecords 400', 'getRecords 200', 'deleteStream 204', 'heartbeat 200', 'checkpoint 200', 'checkpoint 409', 'describeGroup 200', 'leaveGroup 204']) {
       assert.ok([...checked].some((c) => c.endsWith(must)), `no answer exercised ${must}`)
     }
   })

@@ -95,3 +95,44 @@ export interface GetRecordsResponse {
   nextIterator: string
   millisBehindLatest: number
 }
+
+export interface HeartbeatRequest {
+  /** Lease TTL of the group, used when this heartbeat creates it (default 10,000 ms). */
+  leaseTtlMs?: number
+}
+
+export interface OwnedShard {
+  shardId: string
+  /** Fencing token of this ownership: send it with every checkpoint. */
+  leaseToken: string
+  /** The group's checkpoint for the shard: continue after it (null: start from TRIM_HORIZON). */
+  checkpoint: string | null
+}
+
+export interface HeartbeatResponse {
+  group: string
+  workerId: string
+  leaseTtlMs: number
+  shards: OwnedShard[]
+}
+
+export interface CheckpointRequest {
+  sequenceNumber: string
+  leaseToken: string
+}
+
+export interface GroupShardState {
+  shardId: string
+  owner: string | null
+  leaseToken: string | null
+  checkpoint: string | null
+  lag: { records: number; millis: number }
+}
+
+export interface GroupDescription {
+  stream: string
+  group: string
+  leaseTtlMs: number
+  workers: Array<{ workerId: string; lastHeartbeat: number; shards: number }>
+  shards: GroupShardState[]
+}

@@ -104,6 +104,12 @@ export class ShardStore {
     throw malformed('XINFO STREAM', info)
   }
 
+  /** The id of the oldest record still held ("0-0" when none). */
+  async firstEntryId(keys: ShardKeys): Promise<string> {
+    const first = (await observed(this.observer, 'first-entry-id', () => guarded(this.redis.xrange(keys.log, '-', '+', 'COUNT', 1)))) as Array<[string, string[]]>
+    return first[0]?.[0] ?? '0-0'
+  }
+
   /** Whether the shard is live (its state key exists). */
   async exists(keys: ShardKeys): Promise<boolean> {
     return (await guarded(this.redis.exists(keys.state))) === 1
