@@ -1,0 +1,231 @@
+/**
+ * Producer: `put(partitionKey, data)` resolves with the record's shard and sequence number once the
+ * service acknowledged it. Records are batched (by linger time, 500 records, 5 MiB), throttled and
+ * failed records are retried with jittered backoff that honours Retry-After, records of one partition
+ * key keep their order across retries, and a full buffer makes `put` wait (backpressure reaches the
+ * caller; memory stays bounded).
+ *
+ * At-least-once: when an answer is lost (network failure, or a 503 saying the outcome is unknown), the
+ * records are sent again and may be stored twice.
+ */
+import { MAX_PARTITION_KEY_LENGTH, MAX_PUT_PAYLOAD_BYTES, MAX_RECORDS_PER_PUT, MAX_RECORD_DATA_BYTES, type PutRecordsResponse } from '@sluice/protocol'
+import { ClosedError, SluiceError } from './errors.js'
+import { backoffMs, call, sleep, type Fetch } from './http.js'
+
+export interface ProducerOptions {
+  /** e.g. http://127.0.0.1:4600 */
+  endpoint: string
+  stream: string
+  /** How long a record may wait for others to share its request. Default 20 ms. */
+  lingerMs?: number
+  /** Records per request, 1–500. Default 500. */
+  maxBatchRecords?: number
+  /** Most records waiting or in flight; beyond it `put` waits. Default 10,000. */
+  maxBufferedRecords?: number
+  /** Most bytes (data + keys) waiting or in flight; beyond it `put` waits. Default 32 MiB. */
+  maxBufferedBytes?: number
+  /** Requests in flight at once. Default 4. */
+  maxInFlight?: number
+  /** Backoff between retries: base and cap in ms. Defaults 100 and 5,000. */
+  retryBaseMs?: number
+  retryMaxMs?: number
+  /** Aborting it fails every record not yet acknowledged. */
+  signal?: AbortSignal
+  fetch?: Fetch
+}
+
+export interface PutResult {
+  shardId: string
+  sequenceNumber: string
+}
+
+interface Pending {
+  partitionKey: string
+  data: string
+  size: number
+  attempts: number
+  resolve(r: PutResult): void
+  reject(e: Error): void
+}
+
+function toBase64(data: Uint8Array | string): string {
+  return typeof data === 'string' ? Buffer.from(data, 'utf8').toString('base64') : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')
+}
+
+export class Producer {
+  private readonly o: Required<Omit<ProducerOptions, 'signal' | 'fetch'>> & { fetch: Fetch }
+  private readonly signal: AbortSignal | undefined
+  /** Not yet sent (or sent and put back for a retry), in put order. */
+  private queue: Pending[] = []
+  /** Keys with a record in a request right now: their later records wait. */
+  private readonly inFlightKeys = new Set<string>()
+  private inFlight = 0
+  private buffered = 0
+  private bufferedBytes = 0
+  private lingerTimer: NodeJS.Timeout | undefined
+  private retryAt = 0
+  private retryTimer: NodeJS.Timeout | undefined
+  private closed = false
+  private readonly spaceWaiters: Array<() => void> = []
+  private readonly idleWaiters: Array<() => void> = []
+
+  constructor(options: ProducerOptions) {
+    this.o = {
+      endpoint: options.endpoint,
+      stream: options.stream,
+      lingerMs: options.lingerMs ?? 20,
+      maxBatchRecords: Math.min(MAX_RECORDS_PER_PUT, Math.max(1, options.maxBatchRecords ?? MAX_RECORDS_PER_PUT)),
+      maxBufferedRecords: options.maxBufferedRecords ?? 10_000,
+      maxBufferedBytes: options.maxBufferedBytes ?? 32 * 1024 * 1024,
+      maxInFlight: options.maxInFlight ?? 4,
+      retryBaseMs: options.retryBaseMs ?? 100,
+      retryMaxMs: options.retryMaxMs ?? 5000,
+      fetch: options.fetch ?? fetch,
+    }
+    this.signal = options.signal
+    this.signal?.addEventListener('abort', () => this.failAll(new Error('producer aborted', { cause: this.signal?.reason })), { once: true })
+  }
+
+  /** Resolves when the record is acknowledged; waits first while the buffer is full. */
+  async put(partitionKey: string, data: Uint8Array | string): Promise<PutResult> {
+    if (this.closed || this.signal?.aborted) throw new ClosedError('producer')
+    if (partitionKey.length < 1 || partitionKey.length > MAX_PARTITION_KEY_LENGTH) {
+      throw new SluiceError(400, 'ValidationError', `partitionKey: must be 1 to ${MAX_PARTITION_KEY_LENGTH} characters`, 'partitionKey')
+    }
+    const b64 = toBase64(data)
+    const dataBytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+    if (dataBytes > MAX_RECORD_DATA_BYTES) throw new SluiceError(400, 'ValidationError', `data: at most ${MAX_RECORD_DATA_BYTES} bytes`, 'data')
+    const size = dataBytes + Buffer.byteLength(partitionKey)
+    while (this.buffered >= this.o.maxBufferedRecords || (this.buffered > 0 && this.bufferedBytes + size > this.o.maxBufferedBytes)) {
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve))
+      if (this.closed || this.signal?.aborted) throw new ClosedError('producer')
+    }
+    return new Promise<PutResult>((resolve, reject) => {
+      this.queue.push({ partitionKey, data: b64, size, attempts: 0, resolve, reject })
+      this.buffered++
+      this.bufferedBytes += size
+      this.schedule()
+    })
+  }
+
+  /** Resolves when every record put so far is acknowledged (or failed). */
+  async flush(): Promise<void> {
+    if (this.buffered === 0) return
+    this.schedule(true)
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  /** Flushes, then refuses new records. */
+  async close(): Promise<void> {
+    await this.flush()
+    this.closed = true
+    for (const w of this.spaceWaiters.splice(0)) w()
+  }
+
+  private schedule(now = false): void {
+    if (this.retryTimer) return
+    const wait = this.retryAt - Date.now()
+    if (wait > 0) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined
+        this.schedule(true)
+      }, wait)
+      return
+    }
+    const full = this.queue.length >= this.o.maxBatchRecords
+    if (now || full || this.o.lingerMs === 0) {
+      if (this.lingerTimer) clearTimeout(this.lingerTimer)
+      this.lingerTimer = undefined
+      while (this.inFlight < this.o.maxInFlight && this.sendBatch()) {
+        // keep filling the in-flight slots
+      }
+    } else if (!this.lingerTimer && this.queue.length > 0) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined
+        this.schedule(true)
+      }, this.o.lingerMs)
+    }
+  }
+
+  /** Takes the next batch, keeping each key's order; false if nothing can be sent now. */
+  private sendBatch(): boolean {
+    const batch: Pending[] = []
+    const rest: Pending[] = []
+    const blocked = new Set<string>()
+    let bytes = 0
+    for (const p of this.queue) {
+      const blockedKey = this.inFlightKeys.has(p.partitionKey) || blocked.has(p.partitionKey)
+      const fits = batch.length < this.o.maxBatchRecords && bytes + p.size <= MAX_PUT_PAYLOAD_BYTES
+      if (!blockedKey && fits) {
+        batch.push(p)
+        bytes += p.size
+      } else {
+        // Once a key's record waits, its later records wait too: order per key is kept.
+        blocked.add(p.partitionKey)
+        rest.push(p)
+      }
+    }
+    if (batch.length === 0) return false
+    this.queue = rest
+    for (const p of batch) this.inFlightKeys.add(p.partitionKey)
+    this.inFlight++
+    void this.send(batch)
+    return true
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    let retry: Pending[] = []
+    let retryAfterMs: number | undefined
+    try {
+      const answer = await call<PutRecordsResponse>(
+        this.o.fetch,
+        this.o.endpoint,
+        'POST',
+        `/v1/streams/${encodeURIComponent(this.o.stream)}/records`,
+        { records: batch.map((p) => ({ partitionKey: p.partitionKey, data: p.data })) },
+        this.signal,
+        [429],
+      )
+      retryAfterMs = answer.retryAfterMs
+      answer.body.records.forEach((r, i) => {
+        const p = batch[i]!
+        if ('sequenceNumber' in r) this.settle(p, () => p.resolve({ shardId: r.shardId, sequenceNumber: r.sequenceNumber }))
+        else retry.push(p)
+      })
+    } catch (err) {
+      if (err instanceof SluiceError && err.retryable) {
+        retry = batch
+        retryAfterMs = err.retryAfterMs
+      } else {
+        for (const p of batch) this.settle(p, () => p.reject(err as Error))
+      }
+    }
+    for (const p of batch) this.inFlightKeys.delete(p.partitionKey)
+    this.inFlight--
+    if (retry.length) {
+      // Back to the front, in their order: they precede every later record of their keys.
+      const attempt = Math.max(...retry.map((p) => ++p.attempts))
+      this.queue = [...retry, ...this.queue]
+      this.retryAt = Math.max(this.retryAt, Date.now() + backoffMs(attempt, this.o.retryBaseMs, this.o.retryMaxMs, retryAfterMs))
+    }
+    if (this.buffered === 0) for (const w of this.idleWaiters.splice(0)) w()
+    this.schedule(this.queue.length > 0)
+  }
+
+  private settle(p: Pending, finish: () => void): void {
+    this.buffered--
+    this.bufferedBytes -= p.size
+    finish()
+    const w = this.spaceWaiters.shift()
+    if (w) w()
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.queue.splice(0)) this.settle(p, () => p.reject(err))
+    if (this.lingerTimer) clearTimeout(this.lingerTimer)
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    for (const w of this.spaceWaiters.splice(0)) w()
+    if (this.buffered === 0) for (const w of this.idleWaiters.splice(0)) w()
+  }
+}
+

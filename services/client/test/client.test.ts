@@ -1,0 +1,123 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { waitFor } from '@sluice/testkit'
+import { readAll, startSluice, type Sluice } from '@sluice/ingest/testing'
+import { Consumer, Producer, type Batch, type ConsumerEvent } from '../src/index.js'
+
+describe('@sluice/client', () => {
+  let s: Sluice
+  before(async () => {
+    s = await startSluice({ env: { SLUICE_SHARD_READS_PER_SECOND: '1000' } })
+  })
+  after(async () => s.close())
+
+  it('Producer: 20,000 records into a shard limited to 1,000 records/s all arrive, once, in key order', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'p', shardCount: 1 })).status, 201)
+    const producer = new Producer({ endpoint: s.url, stream: 'p', retryMaxMs: 1000 })
+    const keys = 50
+    const puts: Promise<unknown>[] = []
+    for (let i = 0; i < 20_000; i++) puts.push(producer.put(`k${i % keys}`, `${i % keys}:${Math.floor(i / keys)}`))
+    const results = (await Promise.all(puts)) as Array<{ sequenceNumber: string }>
+    await producer.close()
+    assert.equal(new Set(results.map((r) => r.sequenceNumber)).size, 20_000, 'every record acknowledged with its own sequence number')
+    const stored = await readAll(s, 'p', 'shardId-000000000000')
+    assert.equal(stored.length, 20_000, 'no record lost, none stored twice')
+    const next = new Map<string, number>()
+    for (const r of stored) {
+      const [key, n] = Buffer.from(r.data, 'base64').toString().split(':').map(Number) as [number, number]
+      assert.equal(n, next.get(String(key)) ?? 0, `key k${key}: records in put order`)
+      next.set(String(key), n + 1)
+    }
+  })
+
+  it('Consumer: workers share shards, deliver every record in shard order, checkpoint, and hand over on close', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'c', shardCount: 4, writeLimits: { recordsPerSecond: 100_000 } })).status, 201)
+    const producer = new Producer({ endpoint: s.url, stream: 'c' })
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => producer.put(`key-${i % 97}`, String(i))))
+    await producer.close()
+
+    const seen = new Map<string, string[]>()
+    const collect = (consumer: Consumer) =>
+      consumer.run(async (batch: Batch) => {
+        const list = seen.get(batch.shardId) ?? []
+        for (const r of batch.records) list.push(r.sequenceNumber)
+        seen.set(batch.shardId, list)
+      })
+    const a = new Consumer({ endpoint: s.url, stream: 'c', group: 'g', workerId: 'a', leaseTtlMs: 3000 })
+    const b = new Consumer({ endpoint: s.url, stream: 'c', group: 'g', workerId: 'b', leaseTtlMs: 3000 })
+    const runs = [collect(a), collect(b)]
+    await waitFor(() => [...seen.values()].reduce((n, l) => n + l.length, 0) >= 2000, { timeoutMs: 15_000, message: 'all 2,000 records delivered' })
+    await waitFor(() => a.shards.length === 2 && b.shards.length === 2, { timeoutMs: 10_000, message: 'two shards each' })
+    for (const [shardId, list] of seen) {
+      assert.deepEqual(list, [...list].sort(), `${shardId} delivered in order`)
+    }
+    const all = [...seen.values()].flat()
+    assert.equal(new Set(all).size, 2000)
+
+    await waitFor(async () => (await s.request('GET', '/v1/streams/c/groups/g')).body.shards.every((x: any) => x.lag.records === 0), {
+      timeoutMs: 5000,
+      message: 'every shard checkpointed at its end',
+    })
+    const t0 = Date.now()
+    await b.close()
+    await waitFor(async () => {
+      const d = (await s.request('GET', '/v1/streams/c/groups/g')).body
+      return d.shards.every((x: any) => x.owner === 'a' || x.owner === null)
+    })
+    await waitFor(() => a.shards.length === 4, { timeoutMs: 3000, message: 'a owns all shards after b left' })
+    assert.ok(Date.now() - t0 < 3000, `hand-over took ${Date.now() - t0} ms`)
+    await a.close()
+    await Promise.all(runs)
+
+    // A new worker resumes from the checkpoints: nothing is delivered again.
+    const later = new Consumer({ endpoint: s.url, stream: 'c', group: 'g', workerId: 'c', leaseTtlMs: 3000 })
+    let again = 0
+    const run = later.run(async (batch) => {
+      again += batch.records.length
+    })
+    await waitFor(() => later.shards.length === 4, { timeoutMs: 5000 })
+    const p2 = new Producer({ endpoint: s.url, stream: 'c' })
+    await p2.put('fresh', 'new')
+    await p2.close()
+    await waitFor(() => again === 1, { timeoutMs: 5000, message: 'only the new record is delivered' })
+    await later.close()
+    await run
+  })
+
+  it('Consumer: a worker cut off past its TTL loses the shard, its batch is aborted, and it cannot checkpoint', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'f', shardCount: 1 })).status, 201)
+    const p = new Producer({ endpoint: s.url, stream: 'f' })
+    await Promise.all(Array.from({ length: 10 }, (_, i) => p.put('k', String(i))))
+    await p.close()
+
+    let cutOff = false
+    // A network partition between worker a and the service, for heartbeats only.
+    const partitioned: typeof fetch = async (input, init) => {
+      if (cutOff && String(input).includes('/heartbeat')) throw new TypeError('fetch failed (partition)')
+      return fetch(input, init)
+    }
+    const events: ConsumerEvent[] = []
+    const a = new Consumer({ endpoint: s.url, stream: 'f', group: 'g', workerId: 'a', leaseTtlMs: 1000, checkpoint: 'manual', fetch: partitioned })
+    a.on((e) => events.push(e))
+    const it = a[Symbol.asyncIterator]()
+    const first = (await it.next()).value as Batch
+    assert.equal(first.records.length, 10)
+    cutOff = true
+    const b = new Consumer({ endpoint: s.url, stream: 'f', group: 'g', workerId: 'b', leaseTtlMs: 1000 })
+    const bBatches: Batch[] = []
+    const bRun = b.run(async (batch) => {
+      bBatches.push(batch)
+    })
+    await waitFor(() => bBatches.length > 0, { timeoutMs: 5000, message: "b takes the shard after a's TTL" })
+    assert.equal(bBatches[0]!.records[0]!.sequenceNumber, first.records[0]!.sequenceNumber, 'b re-reads what a never checkpointed')
+    await first.checkpoint()
+    assert.ok(first.signal.aborted, "a's batch is aborted once the lease is lost")
+    assert.ok(events.some((e) => e.type === 'lease-lost' && e.shardId === 'shardId-000000000000'))
+    const d = (await s.request('GET', '/v1/streams/f/groups/g')).body
+    assert.equal(d.shards[0].owner, 'b')
+    cutOff = false
+    await a.close()
+    await b.close()
+    await bRun
+  })
+})
