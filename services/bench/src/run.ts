@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, startProcess, startRedis } from '@sluice/testkit'
+import { endToEnd, type EndToEndResult } from './end-to-end.js'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
 const shared = process.env.SLUICE_SHARED_BENCH ?? resolve(repo, '../shared/bench')
@@ -38,6 +39,8 @@ const { values: args } = parseArgs({
     peers: { type: 'string', default: 'kinesalite' },
     // Sluice's REST API and its Kinesis endpoint (the same wire format the peers speak)
     protocols: { type: 'string', default: 'rest,kinesis' },
+    // put → consumer handler latency at 2,000 records/s, and one consumer draining one shard
+    e2e: { type: 'boolean', default: true },
   },
 })
 const runs = Number(args.runs)
@@ -193,6 +196,26 @@ async function benchSluice(scenarios: string[]): Promise<{ rows: Row[]; rssTrail
   return { rows, rssTrail }
 }
 
+/** A fresh Redis and ingest for the end-to-end run, reads raised so polling is not the latency. */
+async function benchEndToEnd(): Promise<EndToEndResult> {
+  const redis = await startRedis({ appendonly: true, appendfsync: 'everysec' })
+  const port = await freePort()
+  const dataDir = join(resultsDir, 'ingest-data-e2e')
+  mkdirSync(dataDir, { recursive: true })
+  const ingest = await startProcess({
+    command: process.execPath,
+    args: [join(repo, 'services/ingest/dist/src/server.js')],
+    env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'warn', SLUICE_SHARD_READS_PER_SECOND: '1000', SLUICE_SHARD_READ_BYTES_PER_SECOND: '1000000000' },
+    readyUrl: `http://127.0.0.1:${port}/readyz`,
+  })
+  try {
+    return await endToEnd(`http://127.0.0.1:${port}`, duration)
+  } finally {
+    await ingest.kill('SIGTERM')
+    await redis.close()
+  }
+}
+
 async function benchKinesalite(scenarios: string[]): Promise<Row[]> {
   const peers = (await import(join(work, 'peers/peers.mjs'))) as {
     PEERS: Record<string, { port: number; cmd: (tag: string) => [string, string[], Record<string, string>] }>
@@ -238,6 +261,7 @@ async function main(): Promise<void> {
   const started = new Date().toISOString()
   const sluice = await benchSluice(scenarios)
   const peerRows = await benchKinesalite(scenarios)
+  const e2e = args.e2e ? await benchEndToEnd() : undefined
   const rows = [...sluice.rows, ...peerRows]
 
   const lines = [
@@ -258,10 +282,18 @@ async function main(): Promise<void> {
     lines.push(`| ${sc} (${SCENARIOS[sc]!.what}), ${ours.system} | ${ratio.toFixed(2)}x | ${SCENARIOS[sc]!.goal}x | ${ratio >= SCENARIOS[sc]!.goal ? 'yes' : 'no'} |`)
   }
   lines.push('', `ingest RSS (MiB) after start and after each run: ${sluice.rssTrail.map((x) => x.toFixed(0)).join(' → ')}`)
+  if (e2e) {
+    lines.push(
+      '',
+      `end to end (SDK Producer → Consumer handler, 1 shard, ${e2e.ratePerSec} records/s, reads raised to 1,000/s): ` +
+        `p50 ${e2e.p50Ms} ms, p99 ${e2e.p99Ms} ms, max ${e2e.maxMs} ms over ${e2e.records} records (goal p99 < 50 ms: ${e2e.p99Ms < 50 ? 'yes' : 'no'})`,
+      `one consumer draining one shard: ${e2e.drainRecordsPerSec.toLocaleString('en-US')} records/s (${e2e.drainRecords.toLocaleString('en-US')} records of 100 B)`,
+    )
+  }
   const report = lines.join('\n')
   console.log(report)
   const file = join(resultsDir, `bench-${started.replace(/[:.]/g, '-')}.json`)
-  writeFileSync(file, JSON.stringify({ started, runs, duration, warmup, rows, rssTrail: sluice.rssTrail }, null, 2))
+  writeFileSync(file, JSON.stringify({ started, runs, duration, warmup, rows, rssTrail: sluice.rssTrail, endToEnd: e2e }, null, 2))
   log(`\nraw results: ${file}`)
 }
 

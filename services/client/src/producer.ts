@@ -66,6 +66,8 @@ export class Producer {
   private retryAt = 0
   private retryTimer: NodeJS.Timeout | undefined
   private closed = false
+  private pumpScheduled = false
+  private forceSend = false
   private readonly spaceWaiters: Array<() => void> = []
   private readonly idleWaiters: Array<() => void> = []
 
@@ -122,7 +124,21 @@ export class Producer {
     for (const w of this.spaceWaiters.splice(0)) w()
   }
 
+  /**
+   * Sends what can go now. Calls within one tick are coalesced (put() may be called thousands of
+   * times in a row), so the queue is scanned once per tick, not once per record.
+   */
   private schedule(now = false): void {
+    if (now) this.forceSend = true
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    setImmediate(() => {
+      this.pumpScheduled = false
+      this.pump()
+    })
+  }
+
+  private pump(): void {
     if (this.retryTimer) return
     const wait = this.retryAt - Date.now()
     if (wait > 0) {
@@ -133,13 +149,15 @@ export class Producer {
       return
     }
     const full = this.queue.length >= this.o.maxBatchRecords
-    if (now || full || this.o.lingerMs === 0) {
+    if (this.forceSend || full || this.o.lingerMs === 0) {
+      this.forceSend = false
       if (this.lingerTimer) clearTimeout(this.lingerTimer)
       this.lingerTimer = undefined
       while (this.inFlight < this.o.maxInFlight && this.sendBatch()) {
         // keep filling the in-flight slots
       }
-    } else if (!this.lingerTimer && this.queue.length > 0) {
+    }
+    if (!this.lingerTimer && this.queue.length > 0) {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = undefined
         this.schedule(true)
@@ -150,10 +168,13 @@ export class Producer {
   /** Takes the next batch, keeping each key's order; false if nothing can be sent now. */
   private sendBatch(): boolean {
     const batch: Pending[] = []
-    const rest: Pending[] = []
+    const waiting: Pending[] = []
     const blocked = new Set<string>()
     let bytes = 0
-    for (const p of this.queue) {
+    // Look at a bounded window: records beyond it keep their place (and so their key order).
+    const window = Math.min(this.queue.length, this.o.maxBatchRecords * 10)
+    for (let i = 0; i < window; i++) {
+      const p = this.queue[i]!
       const blockedKey = this.inFlightKeys.has(p.partitionKey) || blocked.has(p.partitionKey)
       const fits = batch.length < this.o.maxBatchRecords && bytes + p.size <= MAX_PUT_PAYLOAD_BYTES
       if (!blockedKey && fits) {
@@ -162,11 +183,11 @@ export class Producer {
       } else {
         // Once a key's record waits, its later records wait too: order per key is kept.
         blocked.add(p.partitionKey)
-        rest.push(p)
+        waiting.push(p)
       }
     }
     if (batch.length === 0) return false
-    this.queue = rest
+    this.queue = window === this.queue.length ? waiting : waiting.concat(this.queue.slice(window))
     for (const p of batch) this.inFlightKeys.add(p.partitionKey)
     this.inFlight++
     void this.send(batch)
