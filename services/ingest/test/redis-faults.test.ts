@@ -85,33 +85,29 @@ describe('Redis faults', () => {
     assert.equal(stored.length, acknowledged, 'every acknowledged record is there, and no refused one')
   })
 
-  it('refuses to start against a Redis that may evict keys', async () => {
-    const redis = await startRedis({ maxmemoryPolicy: 'allkeys-lru' })
-    cleanup.push(() => redis.close())
+  /** Starts the service against `redis` and expects it to exit at start, saying `why`. */
+  const refusesToStart = async (redis: { url: string; dir: string }, env: Record<string, string>, why: RegExp) => {
     const port = await freePort()
     await assert.rejects(
       startProcess({
         command: process.execPath,
         args: [serverJs],
-        env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: redis.dir },
+        env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: redis.dir, ...env },
         readyUrl: `http://127.0.0.1:${port}/readyz`,
       }),
-      /maxmemory-policy allkeys-lru[\s\S]*noeviction/,
+      why,
     )
+  }
+
+  it('refuses to start against a Redis that may evict keys', async () => {
+    const redis = await startRedis({ maxmemoryPolicy: 'allkeys-lru' })
+    cleanup.push(() => redis.close())
+    await refusesToStart(redis, {}, /maxmemory-policy allkeys-lru[\s\S]*noeviction/)
   })
 
   it('refuses to start when SLUICE_REDIS_FSYNC differs from what Redis runs with', async () => {
     const redis = await startRedis({ appendfsync: 'everysec' })
     cleanup.push(() => redis.close())
-    const port = await freePort()
-    await assert.rejects(
-      startProcess({
-        command: process.execPath,
-        args: [serverJs],
-        env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: redis.dir, SLUICE_REDIS_FSYNC: 'always' },
-        readyUrl: `http://127.0.0.1:${port}/readyz`,
-      }),
-      /SLUICE_REDIS_FSYNC=always but Redis runs with appendfsync everysec/,
-    )
+    await refusesToStart(redis, { SLUICE_REDIS_FSYNC: 'always' }, /SLUICE_REDIS_FSYNC=always but Redis runs with appendfsync everysec/)
   })
 })

@@ -64,6 +64,26 @@ function streamOf(body: Body, v: AwsValidation, call: CallContext): string {
 
 const seconds = (ms: number): number => ms / 1000
 
+/** One page of a stream's shards: those after `after` (exclusive), at most `limit`. */
+function shardPage(d: StreamDescription, after: string | undefined, limit: number): { shards: StreamDescription['shards']; more: boolean } {
+  const start = after === undefined ? 0 : d.shards.findIndex((s) => s.shardId > after)
+  if (start < 0) return { shards: [], more: false }
+  return { shards: d.shards.slice(start, start + limit), more: start + limit < d.shards.length }
+}
+
+function streamSummaryShape(d: StreamDescription, call: CallContext): Record<string, unknown> {
+  return {
+    StreamName: d.name,
+    StreamARN: arn(call, d.name),
+    StreamStatus: d.status,
+    StreamModeDetails: { StreamMode: 'PROVISIONED' },
+    RetentionPeriodHours: d.retentionHours,
+    StreamCreationTimestamp: seconds(d.createdAt),
+    EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
+    EncryptionType: 'NONE',
+  }
+}
+
 function shardShape(s: StreamDescription['shards'][number]): Record<string, unknown> {
   return {
     ShardId: s.shardId,
@@ -147,41 +167,14 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const after = stringMember(body, 'ExclusiveStartShardId', v, { min: 1, max: 128, path: 'exclusiveStartShardId' })
     const stream = streamOf(body, v, call)
     const d = describe(await requireStream(ctx, stream))
-    const start = after === undefined ? 0 : d.shards.findIndex((s) => s.shardId > after)
-    const shards = start < 0 ? [] : d.shards.slice(start, start + limit)
-    return {
-      StreamDescription: {
-        StreamName: d.name,
-        StreamARN: arn(call, d.name),
-        StreamStatus: d.status,
-        StreamModeDetails: { StreamMode: 'PROVISIONED' },
-        Shards: shards.map(shardShape),
-        HasMoreShards: start >= 0 && start + limit < d.shards.length,
-        RetentionPeriodHours: d.retentionHours,
-        StreamCreationTimestamp: seconds(d.createdAt),
-        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-        EncryptionType: 'NONE',
-      },
-    }
+    const page = shardPage(d, after, limit)
+    return { StreamDescription: { ...streamSummaryShape(d, call), Shards: page.shards.map(shardShape), HasMoreShards: page.more } }
   },
 
   async DescribeStreamSummary(ctx, body, call) {
     const stream = streamOf(body, new AwsValidation(), call)
     const d = describe(await requireStream(ctx, stream))
-    return {
-      StreamDescriptionSummary: {
-        StreamName: d.name,
-        StreamARN: arn(call, d.name),
-        StreamStatus: d.status,
-        StreamModeDetails: { StreamMode: 'PROVISIONED' },
-        RetentionPeriodHours: d.retentionHours,
-        StreamCreationTimestamp: seconds(d.createdAt),
-        EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
-        EncryptionType: 'NONE',
-        OpenShardCount: d.shardCount,
-        ConsumerCount: 0,
-      },
-    }
+    return { StreamDescriptionSummary: { ...streamSummaryShape(d, call), OpenShardCount: d.shardCount, ConsumerCount: 0 } }
   },
 
   async ListStreams(ctx, body, call) {
@@ -236,13 +229,11 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     }
     // Every shard is open until resharding exists, so each ShardFilter type selects all of them.
     const d = describe(await requireStream(ctx, stream))
-    const start = after === undefined ? 0 : d.shards.findIndex((s) => s.shardId > after!)
-    const shards = start < 0 ? [] : d.shards.slice(start, start + max)
-    const last = shards[shards.length - 1]
-    const more = start >= 0 && start + max < d.shards.length && last !== undefined
+    const page = shardPage(d, after, max)
+    const last = page.shards[page.shards.length - 1]
     return {
-      Shards: shards.map(shardShape),
-      ...(more ? { NextToken: Buffer.from(`${stream}\n${last!.shardId}`, 'utf8').toString('base64url') } : {}),
+      Shards: page.shards.map(shardShape),
+      ...(page.more && last ? { NextToken: Buffer.from(`${stream}\n${last.shardId}`, 'utf8').toString('base64url') } : {}),
     }
   },
 
