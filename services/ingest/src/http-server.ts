@@ -52,12 +52,29 @@ function replaying(socket: Socket, already: Buffer): Duplex {
   return stream
 }
 
-export function createDualProtocolServer(handler: Handler): DualProtocolServer {
+export interface ServerTimeouts {
+  /** How long an idle keep-alive connection stays open (fastify's default: 72 s, above common LB idle timeouts). */
+  keepAliveTimeoutMs: number
+  /** Most time to receive a whole request (0: Node's default). */
+  requestTimeoutMs: number
+  /** Socket inactivity timeout (0: none). */
+  connectionTimeoutMs: number
+  /** Idle HTTP/2 sessions are closed after this long. */
+  http2SessionTimeoutMs: number
+}
+
+export function createDualProtocolServer(handler: Handler, timeouts: ServerTimeouts): DualProtocolServer {
   const server = createHttp1Server(handler)
+  // What fastify sets on servers it creates itself; a custom server must set it too, or Node's 5 s
+  // keep-alive default closes connections that clients expect to reuse.
+  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs
+  if (timeouts.requestTimeoutMs > 0) server.requestTimeout = timeouts.requestTimeoutMs
+  server.setTimeout(timeouts.connectionTimeoutMs)
   const http2 = createHttp2Server({}, handler as unknown as Parameters<typeof createHttp2Server>[1])
   const sessions = new Set<Http2Session>()
   http2.on('session', (session: Http2Session) => {
     sessions.add(session)
+    session.setTimeout(timeouts.http2SessionTimeoutMs, () => session.close())
     session.once('close', () => sessions.delete(session))
   })
   const [http1OnConnection] = server.listeners('connection') as Array<(socket: Socket) => void>

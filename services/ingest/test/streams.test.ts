@@ -105,6 +105,11 @@ describe('streams (control plane)', () => {
     assert.equal(old.body.error.code, 'ExpiredIterator')
   })
 
+  it('keeps idle keep-alive connections open longer than Node\'s 5 s default, as clients expect', async () => {
+    const r = await s.request('GET', '/livez')
+    assert.equal(r.headers.get('keep-alive'), 'timeout=72')
+  })
+
   it('answers 404 in the error shape for unknown streams and routes', async () => {
     const r = await s.request('GET', '/v1/streams/nope')
     assert.equal(r.status, 404)
