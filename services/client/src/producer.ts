@@ -60,7 +60,7 @@ export class Producer {
   /** Keys with a record in a request right now: their later records wait. */
   private readonly inFlightKeys = new Set<string>()
   private inFlight = 0
-  private buffered = 0
+  private bufferedCount = 0
   private bufferedBytes = 0
   private lingerTimer: NodeJS.Timeout | undefined
   private retryAt = 0
@@ -88,6 +88,11 @@ export class Producer {
     this.signal?.addEventListener('abort', () => this.failAll(new Error('producer aborted', { cause: this.signal?.reason })), { once: true })
   }
 
+  /** Records waiting or in flight (never more than maxBufferedRecords). */
+  get buffered(): number {
+    return this.bufferedCount
+  }
+
   /** Resolves when the record is acknowledged; waits first while the buffer is full. */
   async put(partitionKey: string, data: Uint8Array | string): Promise<PutResult> {
     if (this.closed || this.signal?.aborted) throw new ClosedError('producer')
@@ -98,13 +103,13 @@ export class Producer {
     const dataBytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
     if (dataBytes > MAX_RECORD_DATA_BYTES) throw new SluiceError(400, 'ValidationError', `data: at most ${MAX_RECORD_DATA_BYTES} bytes`, 'data')
     const size = dataBytes + Buffer.byteLength(partitionKey)
-    while (this.buffered >= this.o.maxBufferedRecords || (this.buffered > 0 && this.bufferedBytes + size > this.o.maxBufferedBytes)) {
+    while (this.bufferedCount >= this.o.maxBufferedRecords || (this.bufferedCount > 0 && this.bufferedBytes + size > this.o.maxBufferedBytes)) {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve))
       if (this.closed || this.signal?.aborted) throw new ClosedError('producer')
     }
     return new Promise<PutResult>((resolve, reject) => {
       this.queue.push({ partitionKey, data: b64, size, attempts: 0, resolve, reject })
-      this.buffered++
+      this.bufferedCount++
       this.bufferedBytes += size
       this.schedule()
     })
@@ -112,7 +117,7 @@ export class Producer {
 
   /** Resolves when every record put so far is acknowledged (or failed). */
   async flush(): Promise<void> {
-    if (this.buffered === 0) return
+    if (this.bufferedCount === 0) return
     this.schedule(true)
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
@@ -229,12 +234,12 @@ export class Producer {
       this.queue = [...retry, ...this.queue]
       this.retryAt = Math.max(this.retryAt, Date.now() + backoffMs(attempt, this.o.retryBaseMs, this.o.retryMaxMs, retryAfterMs))
     }
-    if (this.buffered === 0) for (const w of this.idleWaiters.splice(0)) w()
+    if (this.bufferedCount === 0) for (const w of this.idleWaiters.splice(0)) w()
     this.schedule(this.queue.length > 0)
   }
 
   private settle(p: Pending, finish: () => void): void {
-    this.buffered--
+    this.bufferedCount--
     this.bufferedBytes -= p.size
     finish()
     const w = this.spaceWaiters.shift()
@@ -246,7 +251,7 @@ export class Producer {
     if (this.lingerTimer) clearTimeout(this.lingerTimer)
     if (this.retryTimer) clearTimeout(this.retryTimer)
     for (const w of this.spaceWaiters.splice(0)) w()
-    if (this.buffered === 0) for (const w of this.idleWaiters.splice(0)) w()
+    if (this.bufferedCount === 0) for (const w of this.idleWaiters.splice(0)) w()
   }
 }
 

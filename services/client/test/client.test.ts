@@ -30,6 +30,21 @@ describe('@sluice/client', () => {
     }
   })
 
+  it('Producer: a full buffer makes put wait (backpressure), so memory stays bounded', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'bp', shardCount: 1, writeLimits: { recordsPerSecond: 40 } })).status, 201)
+    const producer = new Producer({ endpoint: s.url, stream: 'bp', maxBufferedRecords: 10, retryMaxMs: 200 })
+    let most = 0
+    const watch = setInterval(() => (most = Math.max(most, producer.buffered)), 2)
+    const acked: number[] = []
+    const puts = Array.from({ length: 100 }, (_, i) => producer.put('k', String(i)).then(() => acked.push(i)))
+    assert.ok(producer.buffered <= 10)
+    await Promise.all(puts)
+    clearInterval(watch)
+    await producer.close()
+    assert.ok(most <= 10 && most > 0, `at most 10 buffered, saw ${most}`)
+    assert.deepEqual(acked, Array.from({ length: 100 }, (_, i) => i), 'one key: acknowledged in put order')
+  })
+
   it('Consumer: workers share shards, deliver every record in shard order, checkpoint, and hand over on close', async () => {
     assert.equal((await s.request('POST', '/v1/streams', { name: 'c', shardCount: 4, writeLimits: { recordsPerSecond: 100_000 } })).status, 201)
     const producer = new Producer({ endpoint: s.url, stream: 'c' })

@@ -9,7 +9,7 @@
  * else keeps the event loop busy.
  */
 import type { ChildProcess } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 
 export interface ExitStatus {
   /** The exit code, or null when a signal ended the process. */
@@ -73,6 +73,27 @@ export async function signalAndWait(child: ChildProcess, signal: NodeJS.Signals,
     return await exited
   } finally {
     clearTimeout(timer)
+  }
+}
+
+/**
+ * Whether a process with this pid exists and has not exited. A zombie (exited, not yet reaped — the
+ * fate of an orphan in a container whose PID 1 does not reap) counts as gone.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The state letter follows the command name in parentheses, which may itself contain ") ".
+    const close = stat.lastIndexOf(')')
+    return stat.charAt(close + 2) !== 'Z'
+  } catch (err) {
+    // ENOENT: it went away between the two checks. Anything else (no /proc): kill(0) said it exists.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT'
   }
 }
 

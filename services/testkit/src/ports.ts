@@ -1,6 +1,9 @@
 import { createServer } from 'node:net'
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). Another process can take it
+ * before the caller binds it; startRedis retries in that case.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer()
@@ -8,12 +11,17 @@ export function freePort(): Promise<number> {
     srv.once('error', reject)
     srv.listen(0, '127.0.0.1', () => {
       const address = srv.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      srv.close(() => resolve(port))
+      if (address === null || typeof address === 'string') {
+        srv.close()
+        reject(new Error(`unexpected listen address ${String(address)}`))
+        return
+      }
+      srv.close(() => resolve(address.port))
     })
   })
 }
 
+/** Whether `port` on 127.0.0.1 can be bound right now. */
 export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer()

@@ -1,32 +1,46 @@
 /**
- * Real redis-server processes for tests: single servers (with AOF as asked) and 3-master clusters,
- * on free ports, each in its own temporary directory. Fault tests kill (-9), freeze (SIGSTOP) and
- * restart them; restart keeps the port and the data directory, so AOF recovery is what is tested.
+ * Real redis-server processes for tests, each on a free port in its own directory, configured on the
+ * command line (no config file). Fault tests kill (-9), freeze (SIGSTOP) and restart them; restart
+ * keeps the port and the data directory, so what comes back is what the AOF had.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { adoptChild, adoptTemporaryDir, exitOf, isRunning, removeTemporaryDir, signalAndWait } from './lifecycle.js'
 import { freePort, isPortFree } from './ports.js'
-import { exitOf, track } from './processes.js'
 import { redisCommand } from './resp.js'
 import { waitFor } from './wait.js'
 
 export interface StartRedisOptions {
+  /** Default true: Sluice's durability is the AOF. */
   appendonly?: boolean
+  /** Default 'everysec', as in production; 'always' for tests that kill -9 and count. */
   appendfsync?: 'always' | 'everysec' | 'no'
+  /** e.g. '50mb'; unset means no limit. */
   maxmemory?: string
+  /** Default 'noeviction', as Sluice requires. */
   maxmemoryPolicy?: string
+  /** Default: a free port. */
   port?: number
+  /** Default: a fresh temporary directory, removed by close() (and when the test process exits). */
   dir?: string
+  /** More redis-server arguments, e.g. ['--maxclients', '20']. */
   extraArgs?: string[]
+  /** How long start and restart may take, AOF loading included (default 30,000 ms). */
+  startTimeoutMs?: number
 }
 
 export interface RedisServer {
-  host: string
-  port: number
-  url: string
-  dir: string
+  readonly host: string
+  readonly port: number
+  /** redis://127.0.0.1:PORT */
+  readonly url: string
+  /** The data directory (AOF in appendonlydir/, the log in redis.log). */
+  readonly dir: string
+  /** The server's stdout (its log), appended across restarts. */
+  readonly logFile: string
+  /** The current process; a restart changes it. */
   readonly pid: number
   /** Sends the signal (default SIGKILL, i.e. kill -9) and resolves once the process has exited. */
   kill(signal?: NodeJS.Signals): Promise<void>
@@ -34,170 +48,184 @@ export interface RedisServer {
   stop(): void
   /** SIGCONT */
   resume(): void
-  /** Starts it again on the same port and directory; resolves when it answers and has loaded its AOF. */
+  /**
+   * Starts it again (killing it first with SIGKILL if it still runs) on the same port, directory and
+   * options; resolves once it answers PING, i.e. has finished loading its AOF (PING answers LOADING
+   * until then).
+   */
   restart(): Promise<void>
-  /** The server's log, for failure messages. */
+  /** The end of the server's log, for failure messages. */
   log(): string
+  /** Stops it (SIGTERM; SIGKILL if it hangs) and removes its directory if testkit made it. Idempotent. */
   close(): Promise<void>
 }
 
-let checked = false
-function requireRedisServer(): void {
-  if (checked) return
-  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
-  if (r.error || r.status !== 0) {
-    throw new Error(
-      'redis-server is not installed (or not on PATH). Run `npm test`, which installs it, or `apt-get install redis-server`.',
-    )
+let installChecked = false
+/** Fails fast with the fix, instead of with a spawn ENOENT deep inside a test. */
+export function requireRedisBinaries(commands: readonly string[] = ['redis-server']): void {
+  if (installChecked && commands.length === 1) return
+  for (const command of commands) {
+    const r = spawnSync(command, ['--version'], { encoding: 'utf8' })
+    if (r.error || r.status !== 0) {
+      throw new Error(
+        `${command} is not installed (or not on PATH). Install it with \`apt-get install redis-server\` ` +
+          '(as root, or with sudo), or run `npm test`, which installs it.',
+      )
+    }
   }
-  checked = true
+  if (commands.includes('redis-server')) installChecked = true
 }
 
-/** Resolves when the server answers PING with PONG (not LOADING, not refused). */
-export async function waitForRedis(port: number, timeoutMs = 15_000): Promise<void> {
-  await waitFor(
-    async () => {
-      const reply = await redisCommand(port, ['PING'], 1000)
-      if (reply instanceof Error) throw reply
-      return reply === 'PONG'
-    },
-    { timeoutMs, intervalMs: 20, message: `redis-server on port ${port} to answer PING` },
-  )
+/**
+ * One readiness probe: PING must answer PONG (not LOADING: the AOF is loaded), and the server on the
+ * port must be the process we started — another test's redis-server that won a race for the port
+ * would otherwise pass for ours.
+ */
+async function answersAs(port: number, pid: number): Promise<boolean> {
+  const pong = await redisCommand(port, ['PING'], 1000)
+  if (pong instanceof Error) throw pong
+  if (pong !== 'PONG') return false
+  const info = await redisCommand(port, ['INFO', 'server'], 1000)
+  const owner = typeof info === 'string' ? /process_id:(\d+)/.exec(info)?.[1] : undefined
+  if (Number(owner) !== pid) throw new Error(`port ${port} is answered by redis-server pid ${owner ?? '?'}, not ours (${pid})`)
+  return true
 }
 
-function spawnRedis(args: string[], logFile: string): ChildProcess {
-  const out = openSync(logFile, 'a')
+function tailOf(file: string, from = 0, chars = 8000): string {
   try {
-    const child = spawn('redis-server', args, { stdio: ['ignore', out, out] })
-    track(child)
-    return child
-  } finally {
-    closeSync(out)
+    return readFileSync(file, 'utf8').slice(from).slice(-chars)
+  } catch {
+    return ''
   }
 }
 
-export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
-  requireRedisServer()
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size
+  } catch {
+    return 0
+  }
+}
+
+class PortTakenError extends Error {
+  override name = 'PortTakenError'
+}
+
+/** Spawns redis-server and waits until it is ready; rejects with its log if it exits first. */
+async function launch(args: string[], port: number, logFile: string, timeoutMs: number): Promise<ChildProcess> {
+  const logStart = sizeOf(logFile)
+  const out = openSync(logFile, 'a')
+  let child: ChildProcess
+  try {
+    child = spawn('redis-server', args, { stdio: ['ignore', out, out] })
+  } finally {
+    closeSync(out) // the child has its own copy of the descriptor
+  }
+  adoptChild(child)
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', reject)
+  })
+  const pid = child.pid
+  if (pid === undefined) throw new Error('redis-server did not start')
+  const gone = new AbortController()
+  const onExit = (): void => gone.abort()
+  child.once('exit', onExit)
+  try {
+    await waitFor(() => answersAs(port, pid), {
+      timeoutMs,
+      intervalMs: 20,
+      signal: gone.signal,
+      message: `redis-server (pid ${pid}) to answer PING on port ${port}`,
+    })
+  } catch (err) {
+    const log = tailOf(logFile, logStart)
+    if (gone.signal.aborted) {
+      const { code, signal } = await exitOf(child)
+      const message = `redis-server exited (${signal ?? `code ${code}`}) before it was ready:\n${log}`
+      throw /Address already in use/.test(log) ? new PortTakenError(message) : new Error(message)
+    }
+    await signalAndWait(child, 'SIGKILL')
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- redis.log ---\n${log}`, { cause: err })
+  } finally {
+    child.off('exit', onExit)
+  }
+  return child
+}
+
+/**
+ * startRedis with the port picked by `pickPort` (retried on a lost race for the port, which another
+ * test file running in parallel can win between our check and redis-server's bind).
+ */
+export async function startRedisOn(pickPort: () => Promise<number>, options: StartRedisOptions): Promise<RedisServer> {
+  requireRedisBinaries()
   const ownsDir = options.dir === undefined
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-redis-'))
+  if (ownsDir) adoptTemporaryDir(dir)
   mkdirSync(dir, { recursive: true })
-  const port = options.port ?? (await freePort())
   const logFile = join(dir, 'redis.log')
-  const args = [
+  const timeoutMs = options.startTimeoutMs ?? 30_000
+  const argsFor = (port: number): string[] => [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
+    // No RDB snapshots: the AOF is the durability, as in infra/redis/sluice.conf.
     '--save', '',
     '--appendonly', options.appendonly === false ? 'no' : 'yes',
     '--appendfsync', options.appendfsync ?? 'everysec',
     '--appenddirname', 'appendonlydir',
     '--maxmemory-policy', options.maxmemoryPolicy ?? 'noeviction',
-    ...(options.maxmemory ? ['--maxmemory', options.maxmemory] : []),
+    ...(options.maxmemory !== undefined ? ['--maxmemory', options.maxmemory] : []),
     ...(options.extraArgs ?? []),
   ]
-  let child = spawnRedis(args, logFile)
-  const started = async (): Promise<void> => {
-    let failed = false
-    void exitOf(child).then(() => (failed = true))
+
+  let port = 0
+  let child: ChildProcess | undefined
+  for (let attempt = 1; child === undefined; attempt++) {
+    port = await pickPort()
     try {
-      await waitForRedis(port)
+      child = await launch(argsFor(port), port, logFile, timeoutMs)
     } catch (err) {
-      if (failed) throw new Error(`redis-server exited at start:\n${readLog()}`)
-      throw err
+      if (!(err instanceof PortTakenError && options.port === undefined && attempt < 5)) {
+        if (ownsDir) removeTemporaryDir(dir)
+        throw err
+      }
     }
   }
-  const readLog = (): string => {
-    try {
-      return readFileSync(logFile, 'utf8').slice(-8000)
-    } catch {
-      return ''
-    }
-  }
-  await started()
+  let current: ChildProcess = child
+  const args = argsFor(port)
+
   const server: RedisServer = {
     host: '127.0.0.1',
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
+    logFile,
     get pid() {
-      return child.pid!
+      return current.pid ?? -1
     },
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) {
-        // A stopped process only acts on SIGTERM after SIGCONT; SIGKILL works either way.
-        if (signal !== 'SIGKILL') child.kill('SIGCONT')
-        child.kill(signal)
-      }
-      await exitOf(child)
+      await signalAndWait(current, signal)
     },
-    stop: () => void child.kill('SIGSTOP'),
-    resume: () => void child.kill('SIGCONT'),
+    stop: () => void current.kill('SIGSTOP'),
+    resume: () => void current.kill('SIGCONT'),
     async restart() {
-      if (child.exitCode === null && child.signalCode === null) await server.kill('SIGKILL')
+      await signalAndWait(current, 'SIGKILL')
+      // The kernel closes the listening socket with the process; this only guards against a stranger.
       await waitFor(() => isPortFree(port), { timeoutMs: 5000, message: `port ${port} to be released` })
-      child = spawnRedis(args, logFile)
-      await started()
+      current = await launch(args, port, logFile, timeoutMs)
     },
-    log: readLog,
+    log: () => tailOf(logFile),
     async close() {
-      await server.kill('SIGTERM').catch(() => undefined)
-      if (ownsDir) rmSync(dir, { recursive: true, force: true })
+      if (isRunning(current)) await signalAndWait(current, 'SIGTERM', 5000)
+      if (ownsDir) removeTemporaryDir(dir)
     },
   }
   return server
 }
 
-export interface RedisClusterHandle {
-  nodes: { host: string; port: number }[]
-  close(): Promise<void>
-}
-
-/** A port whose cluster bus port (port + 10000) is free too. */
-async function clusterPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = await freePort()
-    if (p + 10000 <= 65535 && (await isPortFree(p + 10000))) return p
-  }
-  throw new Error('no free port pair for a cluster node')
-}
-
-export async function startRedisCluster(options: { masters?: number } = {}): Promise<RedisClusterHandle> {
-  requireRedisServer()
-  const masters = options.masters ?? 3
-  const servers: RedisServer[] = []
-  try {
-    for (let i = 0; i < masters; i++) {
-      servers.push(
-        await startRedis({
-          port: await clusterPort(),
-          appendonly: false,
-          extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'],
-        }),
-      )
-    }
-    const create = spawnSync(
-      'redis-cli',
-      ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes'],
-      { encoding: 'utf8', timeout: 30_000 },
-    )
-    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.stdout}\n${create.stderr}`)
-    for (const s of servers) {
-      await waitFor(
-        async () => {
-          const info = await redisCommand(s.port, ['CLUSTER', 'INFO'])
-          return typeof info === 'string' && info.includes('cluster_state:ok') && info.includes('cluster_slots_assigned:16384')
-        },
-        { timeoutMs: 20_000, intervalMs: 50, message: `cluster node ${s.port} to report cluster_state:ok` },
-      )
-    }
-  } catch (err) {
-    await Promise.all(servers.map((s) => s.close()))
-    throw err
-  }
-  return {
-    nodes: servers.map((s) => ({ host: s.host, port: s.port })),
-    close: async () => {
-      await Promise.all(servers.map((s) => s.close()))
-    },
-  }
+/** A real redis-server on a free port (or `options.port`), ready when this resolves. */
+export function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
+  const { port } = options
+  return startRedisOn(port === undefined ? freePort : () => Promise.resolve(port), options)
 }

@@ -50,25 +50,42 @@ function parse(buf: Buffer, at: number): [RespReply, number] | null {
   }
 }
 
+/**
+ * Sends one command on a fresh connection and resolves with its reply; an error reply (-ERR, -LOADING)
+ * resolves as an Error value, so a caller can tell "Redis said no" from "no answer". Rejects when the
+ * connection fails, closes without a reply, or nothing comes back within `timeoutMs` (a SIGSTOPped
+ * server still accepts connections: the kernel completes the handshake, nobody answers).
+ */
 export function redisCommand(port: number, args: readonly string[], timeoutMs = 2000, host = '127.0.0.1'): Promise<RespReply> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({ host, port })
     let buf = Buffer.alloc(0)
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`redis at ${host}:${port} did not answer ${args[0]} within ${timeoutMs} ms`))
-    }, timeoutMs)
-    socket.once('error', (err) => {
+    let settled = false
+    const finish = (then: () => void): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
-      reject(err)
-    })
+      socket.destroy()
+      then()
+    }
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`redis at ${host}:${port} did not answer ${args[0]} within ${timeoutMs} ms`))),
+      timeoutMs,
+    )
+    socket.once('error', (err) => finish(() => reject(err)))
+    socket.once('close', () => finish(() => reject(new Error(`redis at ${host}:${port} closed the connection without answering ${args[0]}`))))
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk])
-      const r = parse(buf, 0)
-      if (r) {
-        clearTimeout(timer)
-        socket.destroy()
-        resolve(r[0])
+      let reply: [RespReply, number] | null
+      try {
+        reply = parse(buf, 0)
+      } catch (err) {
+        finish(() => reject(err))
+        return
+      }
+      if (reply) {
+        const value = reply[0]
+        finish(() => resolve(value))
       }
     })
     socket.once('connect', () => socket.write(encode(args)))

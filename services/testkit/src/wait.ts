@@ -73,7 +73,10 @@ function describeLast(last: Outcome<unknown> | undefined): string {
   return ` (last value: ${inspect(last.value, { depth: 2, breakLength: Infinity })})`
 }
 
-export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptions = {}): Promise<T> {
+/** What a truthy check lets through: `waitFor(() => map.get(k))` resolves with the value, not `V | undefined`. */
+export type Truthy<T> = Exclude<T, null | undefined | false | 0 | 0n | ''>
+
+export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptions = {}): Promise<Truthy<T>> {
   const timeoutMs = options.timeoutMs ?? 10_000
   const intervalMs = options.intervalMs ?? 25
   const { signal } = options
@@ -82,7 +85,7 @@ export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptio
   for (;;) {
     signal?.throwIfAborted()
     last = await settle(probe, deadline - Date.now(), signal)
-    if (last !== STILL_RUNNING && 'value' in last && last.value) return last.value
+    if (last !== STILL_RUNNING && 'value' in last && last.value) return last.value as Truthy<T>
     const remaining = deadline - Date.now()
     if (remaining <= 0) {
       const cause = last !== STILL_RUNNING && 'error' in last ? last.error : undefined
