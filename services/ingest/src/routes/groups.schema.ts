@@ -1,9 +1,9 @@
-import { STREAM_NAME_PATTERN } from '@sluice/protocol'
 import { errorResponses, shardIdSchema, streamNameSchema } from './common.schema.js'
 import { MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS } from '../actions/consumer-groups.js'
 
-const groupSchema = { type: 'string', pattern: STREAM_NAME_PATTERN, description: '1 to 128 characters from a-z, A-Z, 0-9, "_", "." and "-"' } as const
-const workerSchema = { type: 'string', pattern: STREAM_NAME_PATTERN, description: '1 to 128 characters from a-z, A-Z, 0-9, "_", "." and "-"' } as const
+// Group names and worker ids follow the stream-name rule: they end up inside key names and hash tags.
+const groupSchema = streamNameSchema
+const workerSchema = streamNameSchema
 
 const groupParams = { type: 'object', required: ['name', 'group'], additionalProperties: false, properties: { name: streamNameSchema, group: groupSchema } } as const
 const workerParams = {
