@@ -26,15 +26,17 @@ esac
 mkdir -p "$redis_dir"
 
 redis_cli() { redis-cli -h 127.0.0.1 -p "$redis_port" "$@" 2>/dev/null; }
-# The pid of the private Redis, if its pidfile names a live redis-server (after a kill -9 the pidfile
-# stays behind, and its pid may since belong to another process).
+# The pid of the private Redis, if its pidfile names a live redis-server. After a kill -9 the pidfile
+# stays behind: its process may be gone, a zombie nobody reaped, or its pid reused by another program.
 private_redis_pid() {
-  local pid comm
+  local pid stat
   pid="$(cat "$redis_pidfile" 2>/dev/null)" || return 1
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  if [ -r "/proc/$pid/comm" ]; then
-    comm="$(cat "/proc/$pid/comm")"
-    [[ "$comm" == redis-server* ]] || return 1
+  if [ -r "/proc/$pid/stat" ]; then
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+    # "<pid> (<comm>) <state> …"
+    [[ "$stat" == *"(redis-server"*")"* ]] || return 1
+    [[ "${stat##*) }" != Z* ]] || return 1
   fi
   echo "$pid"
 }
@@ -42,12 +44,15 @@ private_redis_pid() {
 answer="$(redis_cli ping || true)"
 started=""
 if [ -z "$answer" ] && ! private_redis_pid >/dev/null; then
+  log_offset=$(($(wc -c <"$redis_log" 2>/dev/null || echo 0) + 1))
   rm -f "$redis_pidfile" # stale: it would pass for the new server's before that one writes its own
   # The config file first, so the command line (address, directory, fsync) wins over it.
   redis-server "$repo/infra/redis/sluice.conf" \
     --bind 127.0.0.1 --port "$redis_port" --dir "$redis_dir" --appendfsync "$fsync" \
     --daemonize yes --pidfile "$redis_pidfile" --logfile "$redis_log"
   started=1
+elif [ -z "$answer" ]; then
+  say "waiting for the Redis already running (pid $(private_redis_pid)) to answer on 127.0.0.1:$redis_port…"
 elif [ -n "$answer" ] && [ "$answer" != PONG ] && [[ "$answer" != LOADING* ]]; then
   say "something else answers on 127.0.0.1:$redis_port ($answer): stop it or choose another port with SLUICE_LOCAL_REDIS_PORT"
   exit 1
@@ -60,8 +65,8 @@ until [ "$(redis_cli ping || true)" = PONG ]; do
   # Started but gone: the daemon writes its pidfile right after forking, so no live pid after a few
   # seconds means it exited (a bad setting, the port taken).
   if [ -n "$started" ] && ! private_redis_pid >/dev/null && { [ -f "$redis_pidfile" ] || [ $((SECONDS - began)) -ge 5 ]; }; then
-    say "Redis did not start; the end of $redis_log:"
-    tail -n 20 "$redis_log" >&2 || true
+    say "Redis did not start; from $redis_log:"
+    tail -c "+$log_offset" "$redis_log" | tail -n 20 >&2 || true
     exit 1
   fi
   if [ "$SECONDS" -ge "$deadline" ]; then
