@@ -24,8 +24,9 @@ export function adoptChild(child: ChildProcess): void {
   children.add(child)
   child.unref()
   child.once('exit', () => children.delete(child))
-  // A failed spawn (ENOENT) emits 'error' and never 'exit'.
-  child.once('error', () => {
+  // A failed spawn (ENOENT) emits 'error' and never 'exit'; the starter reports it. Later errors
+  // (a signal to a process that is already gone) need no handling but must not crash the test run.
+  child.on('error', () => {
     if (child.pid === undefined) children.delete(child)
   })
 }

@@ -25,7 +25,8 @@ export interface ChildHandle {
   readonly pid: number
   /**
    * Sends the signal (default SIGTERM) and resolves with the exit code once the process has exited
-   * (null when a signal ended it; `exited` says which). Works on a stopped process too.
+   * (null when a signal ended it; `exited` says which). Works on a stopped process too. For signals
+   * that do not end the process, use signal().
    */
   kill(signal?: NodeJS.Signals): Promise<number | null>
   /** Sends any signal without waiting (SIGHUP, SIGUSR2, …). */

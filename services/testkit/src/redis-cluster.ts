@@ -5,7 +5,7 @@
  * command of a test is never answered CLUSTERDOWN.
  */
 import { spawn } from 'node:child_process'
-import { freePort, isPortFree } from './ports.js'
+import { freePortWith } from './ports.js'
 import { requireRedisBinaries, startRedisOn, type RedisServer, type StartRedisOptions } from './redis.js'
 import { redisCommand } from './resp.js'
 import { waitFor } from './wait.js'
@@ -23,14 +23,8 @@ export interface RedisClusterHandle {
   close(): Promise<void>
 }
 
-/** A port whose cluster bus port (port + 10000) is free too. */
-async function clusterPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await freePort()
-    if (port + 10000 <= 65535 && (await isPortFree(port + 10000))) return port
-  }
-  throw new Error('found no free port whose cluster bus port (+10000) is free too')
-}
+/** A node's client port; its cluster bus listens on port + 10000. */
+const clusterPort = (): Promise<number> => freePortWith([10_000])
 
 function run(command: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {

@@ -60,11 +60,11 @@ export interface RedisServer {
   close(): Promise<void>
 }
 
-let installChecked = false
+const installed = new Set<string>()
 /** Fails fast with the fix, instead of with a spawn ENOENT deep inside a test. */
 export function requireRedisBinaries(commands: readonly string[] = ['redis-server']): void {
-  if (installChecked && commands.length === 1) return
   for (const command of commands) {
+    if (installed.has(command)) continue
     const r = spawnSync(command, ['--version'], { encoding: 'utf8' })
     if (r.error || r.status !== 0) {
       throw new Error(
@@ -72,8 +72,8 @@ export function requireRedisBinaries(commands: readonly string[] = ['redis-serve
           '(as root, or with sudo), or run `npm test`, which installs it.',
       )
     }
+    installed.add(command)
   }
-  if (commands.includes('redis-server')) installChecked = true
 }
 
 /**
