@@ -47,7 +47,8 @@ function checkBatch(records: readonly PutRecordEntry[]): CheckedBatch {
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!
     const dataBytes = base64DecodedLength(r.data)
-    // The schema bounds the base64 length; 1 MiB and 1 MiB + 1 byte have the same one.
+    // The 1 MiB limit is checked here, on the decoded size: the schema has no maxLength on data (ajv would
+    // count the code points of every megabyte), and 1 MiB and 1 MiB + 1 byte have the same base64 length.
     if (dataBytes > MAX_RECORD_DATA_BYTES) {
       problems.push({ field: `records[${i}].data`, message: `must decode to at most ${MAX_RECORD_DATA_BYTES} bytes, got ${dataBytes}` })
     }
