@@ -207,6 +207,8 @@ export class Consumer implements AsyncIterable<Batch> {
   }
 
   private apply(answer: HeartbeatResponse): void {
+    // A heartbeat answered while close() runs must not start readers close() can no longer stop.
+    if (this.stop.signal.aborted) return
     const now = new Map(answer.shards.map((s) => [s.shardId, s]))
     for (const [id, s] of this.owned) {
       const still = now.get(id)

@@ -136,4 +136,31 @@ describe('@sluice/client', () => {
     await b.close()
     await bRun
   })
+
+  it('Consumer: close() while a heartbeat answer is on its way stops everything: no request after close() resolved', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'h', shardCount: 2 })).status, 201)
+    let requestsAfterClose = 0
+    let closed = false
+    let heartbeatArrived!: () => void
+    const arrived = new Promise<void>((resolve) => (heartbeatArrived = resolve))
+    // The heartbeat's answer reaches the worker late: after close() has begun.
+    const slowHeartbeat: typeof fetch = async (input, init) => {
+      if (closed) requestsAfterClose++
+      if (!String(input).includes('/heartbeat')) return fetch(input, init)
+      const { signal: _ignored, ...rest } = init ?? {}
+      const res = await fetch(input, rest)
+      heartbeatArrived()
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return res
+    }
+    const w = new Consumer({ endpoint: s.url, stream: 'h', group: 'g', workerId: 'w', leaseTtlMs: 3000, fetch: slowHeartbeat })
+    const run = w.run(async () => undefined)
+    await arrived
+    await w.close()
+    await run
+    closed = true
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    assert.equal(requestsAfterClose, 0, 'no reader or heartbeat outlives close()')
+    assert.deepEqual(w.shards, [])
+  })
 })
