@@ -80,13 +80,39 @@ export function createDualProtocolServer(handler: Handler, timeouts: ServerTimeo
   const [http1OnConnection] = server.listeners('connection') as Array<(socket: Socket) => void>
   if (!http1OnConnection) throw new Error('node:http server has no connection listener to delegate to')
   server.removeAllListeners('connection')
+  // Connections that have not sent their first bytes yet belong to neither server, so Node's own
+  // bookkeeping (idle closing on close(), the headers timeout) does not see them. A client that
+  // connects and never writes (undici does, when a request is aborted just as its connection
+  // opens) would otherwise hold server.close() open forever.
+  const undecided = new Set<Socket>()
+  const closeIdle = server.closeIdleConnections.bind(server)
+  const closeAll = server.closeAllConnections.bind(server)
+  const dropUndecided = (): void => {
+    for (const socket of undecided) socket.destroy()
+    undecided.clear()
+  }
+  server.closeIdleConnections = () => {
+    dropUndecided()
+    closeIdle()
+  }
+  server.closeAllConnections = () => {
+    dropUndecided()
+    closeAll()
+  }
   server.on('connection', (socket: Socket) => {
+    undecided.add(socket)
+    socket.once('close', () => undecided.delete(socket))
+    // As long as Node gives a client to send a request's headers.
+    socket.setTimeout(server.headersTimeout, () => socket.destroy())
     let seen = Buffer.alloc(0)
     const onData = (chunk: Buffer): void => {
       seen = Buffer.concat([seen, chunk])
       const n = Math.min(seen.length, PREFACE.length)
       const isHttp2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n))
       if (isHttp2 && seen.length < PREFACE.length) return // not enough bytes to tell yet
+      undecided.delete(socket)
+      socket.setTimeout(0)
+      socket.removeAllListeners('timeout')
       socket.off('data', onData)
       socket.pause()
       if (isHttp2) {

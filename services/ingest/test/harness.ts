@@ -65,8 +65,32 @@ export async function startSluice(
     dataDir,
     request: (method, path, body, headers) => request(address, method, path, body, headers),
     async close() {
-      await app.close()
-      if (!options.redis) await redis.close()
+      // A client that keeps using the server (a reader that outlived its consumer's close()) would
+      // hold fastify's close open until the test runner's timeout: fail fast and say why instead.
+      const late: string[] = []
+      const seeLate = (req: { method?: string; url?: string }): void => {
+        if (late.length < 5) late.push(`${req.method} ${req.url}`)
+      }
+      let serverClosed = false
+      app.server.on('request', seeLate)
+      app.server.once('close', () => (serverClosed = true))
+      let timer: NodeJS.Timeout | undefined
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          app.server.getConnections((_err, open) => {
+            app.server.closeAllConnections()
+            const where = serverClosed ? 'the server closed, an onClose hook did not finish' : `${open} connection(s) still open`
+            reject(new Error(`startSluice().close() still waiting after 15 s: ${where}; requests since close began: ${late.join(', ') || 'none'}`))
+          })
+        }, 15_000)
+      })
+      try {
+        await Promise.race([app.close(), stuck])
+      } finally {
+        clearTimeout(timer)
+        app.server.off('request', seeLate)
+        if (!options.redis) await redis.close()
+      }
       rmSync(dataDir, { recursive: true, force: true })
     },
   }

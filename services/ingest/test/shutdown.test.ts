@@ -4,7 +4,9 @@
  */
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -81,5 +83,29 @@ describe('graceful shutdown', () => {
     for (let i = 0; i < 4; i++) for (const r of await readAll(s, 'sd', `shardId-00000000000${i}`)) present.add(`${r.sequenceNumber} ${r.partitionKey}`)
     const lost = acknowledged.filter((a) => !present.has(a))
     assert.equal(lost.length, 0, `${lost.length} acknowledged records missing`)
+  })
+
+  it('a connection that never sends a byte neither holds close() open nor stays past the headers timeout', async () => {
+    const s = await startSluice()
+    cleanup.push(() => s.close())
+    const { port, hostname } = new URL(s.url)
+    const silent = async (): Promise<Socket> => {
+      const socket = connect(Number(port), hostname)
+      await once(socket, 'connect')
+      return socket
+    }
+    s.app.server.headersTimeout = 300
+    const dropped = await silent()
+    const t0 = Date.now()
+    await once(dropped, 'close')
+    assert.ok(Date.now() - t0 < 2000, `closed by the server after ${Date.now() - t0} ms`)
+
+    s.app.server.headersTimeout = 60_000
+    const lingering = await silent()
+    const lingeringClosed = once(lingering, 'close')
+    const c0 = Date.now()
+    await s.close()
+    assert.ok(Date.now() - c0 < 2000, `close() took ${Date.now() - c0} ms`)
+    await lingeringClosed
   })
 })
