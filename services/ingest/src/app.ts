@@ -6,7 +6,7 @@ import type { Ajv } from 'ajv'
 import type { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
-import { ConsumerGroups, ShardStore, StreamCatalog, connectRedis, createRedisClient, type SluiceRedis, type StoreObserver } from '@sluice/store'
+import { ArchiveReader, ConsumerGroups, ShardStore, StreamCatalog, connectRedis, createRedisClient, createS3Client, type SluiceRedis, type StoreObserver } from '@sluice/store'
 import type { Config } from './config.js'
 import type { ActionContext } from './context.js'
 import { ApiError, toApiError, validationError } from './errors.js'
@@ -145,7 +145,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       shardWriteBytesPerSecond: config.shardWriteBytesPerSecond,
       shardReadsPerSecond: config.shardReadsPerSecond,
       shardReadBytesPerSecond: config.shardReadBytesPerSecond,
+      maxUnarchivedBytes: config.s3 ? config.maxUnarchivedBytes : 0,
     },
+    archive: config.s3 ? new ArchiveReader(redis, createS3Client(config.s3), config.s3.bucket, config.archiveCacheBytes) : undefined,
     now: opts.now ?? Date.now,
     metrics,
   }

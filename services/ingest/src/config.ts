@@ -12,6 +12,7 @@ import {
   MAX_CONFIGURED_BYTES_PER_SECOND,
   MAX_CONFIGURED_RECORDS_PER_SECOND,
 } from '@sluice/protocol'
+import { loadS3Settings, type S3Settings } from '@sluice/store'
 
 export type FsyncMode = 'always' | 'everysec'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -34,6 +35,12 @@ export interface Config {
   logLevel: LogLevel
   /** SIGTERM/SIGINT: how long open connections may take to be answered before they are closed. */
   shutdownTimeoutMs: number
+  /** The S3 archive reads of trimmed records go to; undefined: archiving is off. */
+  s3: S3Settings | undefined
+  /** With archiving on: a shard refuses puts (429) while this many of its bytes are not archived yet. */
+  maxUnarchivedBytes: number
+  /** Decoded archive objects kept in memory for reads. */
+  archiveCacheBytes: number
 }
 
 export class ConfigError extends Error {
@@ -94,6 +101,9 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: str('SLUICE_DATA_DIR', '.data'),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     logLevel: oneOf('SLUICE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) ?? 'info',
+    s3: loadS3Settings(env, problems),
+    maxUnarchivedBytes: int('SLUICE_MAX_UNARCHIVED_BYTES', 256 * 1024 * 1024, 2 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    archiveCacheBytes: int('SLUICE_ARCHIVE_CACHE_BYTES', 128 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
   }
   if (problems.length) throw new ConfigError(problems)
   return config

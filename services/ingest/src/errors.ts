@@ -5,7 +5,7 @@
  * answer carries no internals.
  */
 import { API_ERRORS, type ApiErrorBody, type ApiErrorCode, type ApiErrorDetail } from '@sluice/protocol'
-import { StoreUnavailableError, classifyRedisError } from '@sluice/store'
+import { ArchiveUnavailableError, StoreUnavailableError, classifyRedisError } from '@sluice/store'
 
 export interface ApiErrorOptions {
   field?: string
@@ -83,6 +83,9 @@ interface FastifyLikeError {
 /** Maps anything thrown in a request to an ApiError; `internal` is true for real faults (log them). */
 export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
   if (err instanceof ApiError) return { error: err, internal: false }
+  if (err instanceof ArchiveUnavailableError) {
+    return { error: new ApiError('ServiceUnavailable', `The S3 archive is unavailable: ${err.message}`, { retryAfterSeconds: 1, cause: err }), internal: false }
+  }
   const store = classifyRedisError(err)
   if (store) return { error: unavailable(store), internal: false }
   const e = (typeof err === 'object' && err !== null ? err : {}) as FastifyLikeError

@@ -34,7 +34,7 @@ export class IngestMetrics {
 
   readonly recordsRefused = new Counter({
     name: 'sluice_records_refused_total',
-    help: 'Records not acknowledged, by reason: throttled (over the shard limit, not written), invalid (request refused, not written), unavailable (answered 503; written only if Redis applied it without confirming)',
+    help: "Records not acknowledged, by reason: throttled (over the shard limit, not written), archive_backlog (the shard's unarchived bytes are at their bound, not written), invalid (request refused, not written), unavailable (answered 503; written only if Redis applied it without confirming)",
     labelNames: ['stream', 'reason'] as const,
     registers: [this.registry],
   })
@@ -49,6 +49,13 @@ export class IngestMetrics {
   readonly bytesRead = new Counter({
     name: 'sluice_record_bytes_read_total',
     help: 'Bytes of records returned by reads: data (decoded) plus partition key',
+    labelNames: ['stream'] as const,
+    registers: [this.registry],
+  })
+
+  readonly archiveReads = new Counter({
+    name: 'sluice_archive_reads_total',
+    help: 'Reads answered from the S3 archive (their records were trimmed from Redis)',
     labelNames: ['stream'] as const,
     registers: [this.registry],
   })

@@ -14,6 +14,12 @@
  *                                               means the shard is live (scripts refuse to write without it)
  *   sluice:{<name>:<gen>:<shard>}:log     STREAM one shard's records; entry id <ms>-<seq> is the
  *                                               record's sequence number (see @sluice/protocol)
+ *   sluice:{<name>:<gen>:<shard>}:archive HASH  the S3 archive of the shard: cursor (last archived
+ *                                               entry id), archived bytes, trimmed-below watermark,
+ *                                               the archiver's fenced lease (see archive-*.lua)
+ *   sluice:{<name>:<gen>:<shard>}:objects ZSET  the shard's archived objects (member: JSON of
+ *                                               ArchivedObject), score: the ordinal of its last record
+ *   sluice:{<name>:<gen>:<shard>}:objtime ZSET  the same members, score: its last record's ms
  *   sluice:{<name>:<gen>:g:<group>}:workers     ZSET  consumer group: workerId -> last heartbeat (ms)
  *   sluice:{<name>:<gen>:g:<group>}:leases      HASH  shard index -> "<workerId>|<fencing token>"
  *   sluice:{<name>:<gen>:g:<group>}:checkpoints HASH  shard index -> sequence number
@@ -49,6 +55,12 @@ export interface ShardKeys {
   state: string
   /** STREAM: the shard's records. */
   log: string
+  /** HASH: archive cursor, archived bytes, trim watermark, archiver lease. */
+  archive: string
+  /** ZSET: archived objects by the ordinal of their last record. */
+  objects: string
+  /** ZSET: archived objects by the arrival ms of their last record. */
+  objectsByTime: string
 }
 
 export function shardHashTag(stream: string, generation: number, shardIndex: number): string {
@@ -57,7 +69,7 @@ export function shardHashTag(stream: string, generation: number, shardIndex: num
 
 export function shardKeys(stream: string, generation: number, shardIndex: number): ShardKeys {
   const base = `${KEY_PREFIX}${shardHashTag(stream, generation, shardIndex)}:`
-  return { state: `${base}state`, log: `${base}log` }
+  return { state: `${base}state`, log: `${base}log`, archive: `${base}archive`, objects: `${base}objects`, objectsByTime: `${base}objtime` }
 }
 
 /** An entry of the purge list, as delete-stream.lua writes it (the two must agree). */

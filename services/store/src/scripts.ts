@@ -14,8 +14,11 @@ export type RedisClient = Redis | Cluster
 const luaDir = new URL('../../src/lua/', import.meta.url)
 
 const FILES = {
-  putRecords: { file: 'put-records.lua', numberOfKeys: 2 },
-  readRecords: { file: 'read-records.lua', numberOfKeys: 2 },
+  putRecords: { file: 'put-records.lua', numberOfKeys: 3 },
+  readRecords: { file: 'read-records.lua', numberOfKeys: 3 },
+  archiveClaim: { file: 'archive-claim.lua', numberOfKeys: 2 },
+  archiveCommit: { file: 'archive-commit.lua', numberOfKeys: 3 },
+  archiveTrim: { file: 'archive-trim.lua', numberOfKeys: 2 },
   createStream: { file: 'create-stream.lua', numberOfKeys: 2 },
   deleteStream: { file: 'delete-stream.lua', numberOfKeys: 4 },
   updateStream: { file: 'update-stream.lua', numberOfKeys: 1 },

@@ -17,8 +17,11 @@ export interface RecordToAppend {
 }
 
 export type AppendResult =
-  /** entryIds[i] belongs to records[i]; records past entryIds.length were refused (throttled). */
-  | { kind: 'appended'; entryIds: string[]; retryAfterMs: number }
+  /**
+   * entryIds[i] belongs to records[i]; records past entryIds.length were refused, by the shard's
+   * write limits or because its unarchived backlog reached its bound.
+   */
+  | { kind: 'appended'; entryIds: string[]; retryAfterMs: number; refusedBy: 'limits' | 'archive-backlog' | null }
   | { kind: 'gone' }
 
 export interface StoredEntry {
@@ -30,6 +33,8 @@ export interface StoredEntry {
 export type ReadResult =
   | { kind: 'records'; entries: StoredEntry[]; tipEntryId: string }
   | { kind: 'throttled'; retryAfterMs: number }
+  /** The start lies below `belowEntryId`: those records were trimmed after archiving, read S3. */
+  | { kind: 'archived'; belowEntryId: string; tipEntryId: string }
   | { kind: 'gone' }
 
 export interface ReadStart {
@@ -47,13 +52,18 @@ export class ShardStore {
     private readonly observer?: StoreObserver,
   ) {}
 
-  /** Appends records in order; throttling refuses a suffix, never a record in the middle. */
-  async append(keys: ShardKeys, records: readonly RecordToAppend[]): Promise<AppendResult> {
-    const args: (string | number)[] = new Array(3 + 3 * records.length)
+  /**
+   * Appends records in order; throttling refuses a suffix, never a record in the middle.
+   * `maxUnarchivedBytes` bounds the shard's backlog not yet copied to S3 (0: archiving is off).
+   */
+  async append(keys: ShardKeys, records: readonly RecordToAppend[], maxUnarchivedBytes = 0): Promise<AppendResult> {
+    const args: (string | number)[] = new Array(5 + 3 * records.length)
     args[0] = keys.state
     args[1] = keys.log
-    args[2] = records.length
-    let at = 3
+    args[2] = keys.archive
+    args[3] = records.length
+    args[4] = maxUnarchivedBytes
+    let at = 5
     for (const r of records) {
       args[at++] = r.size
       args[at++] = r.partitionKey
@@ -64,18 +74,20 @@ export class ShardStore {
     if (reply[0] === -1) return { kind: 'gone' }
     const accepted = reply[0]
     const retryAfterMs = Number(reply[1])
-    const entryIds = reply.slice(2) as string[]
+    const refusedBy = reply[2] === 1 ? 'limits' : reply[2] === 2 ? 'archive-backlog' : null
+    const entryIds = reply.slice(3) as string[]
     if (entryIds.length !== accepted) throw malformed('put-records', reply)
-    return { kind: 'appended', entryIds, retryAfterMs }
+    return { kind: 'appended', entryIds, retryAfterMs, refusedBy }
   }
 
   /** Reads up to `count` records from `start`, at most `maxBytes` (but at least one record). */
   async read(keys: ShardKeys, start: ReadStart, count: number, maxBytes: number): Promise<ReadResult> {
     const from = start.kind === 'at' ? start.entryId : `(${start.entryId}`
-    const reply = await observed(this.observer, 'read-records', () => guarded(runScript(this.redis, 'readRecords', [keys.state, keys.log, from, count, maxBytes])))
+    const reply = await observed(this.observer, 'read-records', () => guarded(runScript(this.redis, 'readRecords', [keys.state, keys.log, keys.archive, from, count, maxBytes])))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('read-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
     if (reply[0] === 0) return { kind: 'throttled', retryAfterMs: Number(reply[1]) }
+    if (reply[0] === 2) return { kind: 'archived', tipEntryId: String(reply[1]), belowEntryId: String(reply[2]) }
     const entries: StoredEntry[] = []
     for (let i = 2; i + 2 < reply.length; i += 3) {
       entries.push({ entryId: reply[i] as string, partitionKey: reply[i + 1] as string, data: reply[i + 2] as string })

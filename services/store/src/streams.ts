@@ -215,6 +215,7 @@ export class StreamCatalog {
         const keys = shardKeys(name, generation, i)
         await this.redis.unlink(keys.state)
         await this.redis.unlink(keys.log)
+        await this.redis.unlink(keys.archive, keys.objects, keys.objectsByTime)
       }),
     )
   }

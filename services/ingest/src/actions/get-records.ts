@@ -123,7 +123,31 @@ export async function readFrom(
   const start: { kind: 'at' | 'after'; entryId: string } =
     compareEntryIds(position.entryId, floor) < 0 ? { kind: 'at', entryId: floor } : { kind: position.kind, entryId: position.entryId }
   const keys = shardKeys(view.stored.name, view.stored.generation, position.shardIndex)
-  const result = await ctx.shards.read(keys, start, limit, MAX_READ_RESPONSE_BYTES)
+  let result = await ctx.shards.read(keys, start, limit, MAX_READ_RESPONSE_BYTES)
+  if (result.kind === 'archived') {
+    // The start was trimmed from Redis after archiving: read it from S3, in the same shape.
+    if (!ctx.archive) {
+      throw new ApiError(
+        'ServiceUnavailable',
+        `Records of ${shardIdFor(position.shardIndex)} before ${result.belowEntryId} are in the S3 archive, and this server has no SLUICE_S3_BUCKET to read them`,
+        { retryAfterSeconds: 1 },
+      )
+    }
+    const archived = await ctx.archive.read(keys, start, limit, MAX_READ_RESPONSE_BYTES)
+    if (archived.entries.length > 0) {
+      ctx.metrics.archiveReads.inc({ stream: view.stored.name })
+      result = { kind: 'records', entries: archived.entries, tipEntryId: result.tipEntryId }
+    } else {
+      // Nothing archived from the start on: the start is at the archive's end, and what follows is
+      // in Redis (trims never pass the archive cursor).
+      const cursor = archived.object ? archived.object.lastEntryId : undefined
+      const next = cursor && compareEntryIds(cursor, start.entryId) > 0 ? { kind: 'after' as const, entryId: cursor } : start
+      result = await ctx.shards.read(keys, { kind: next.kind, entryId: next.entryId }, limit, MAX_READ_RESPONSE_BYTES)
+      if (result.kind === 'archived') {
+        throw new ApiError('ServiceUnavailable', `The archive of ${shardIdFor(position.shardIndex)} is being trimmed; retry`, { retryAfterSeconds: 1 })
+      }
+    }
+  }
   if (result.kind === 'gone') {
     ctx.directory.invalidate(view.stored.name)
     throw new ApiError('StreamNotFound', `Stream ${view.stored.name} not found`, { field: 'name' })

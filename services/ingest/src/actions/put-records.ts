@@ -107,7 +107,7 @@ async function appendToShards(
       data: records[i]!.data,
     }))
     attempts.push(
-      ctx.shards.append(shardKeys(stored.name, stored.generation, shardIndex), toAppend).then(
+      ctx.shards.append(shardKeys(stored.name, stored.generation, shardIndex), toAppend, ctx.limits.maxUnarchivedBytes).then(
         (result): ShardAttempt => ({ shardIndex, records: indexes, result }),
         (err: unknown): ShardAttempt => {
           if (err instanceof StoreUnavailableError) return { shardIndex, records: indexes, failure: err }
@@ -167,6 +167,7 @@ export async function putRecords(
   const results = new Array<PutRecordResult>(records.length)
   let failedRecordCount = 0
   let throttledRecordCount = 0
+  let backlogRecordCount = 0
   let retryAfterMs = 0
   for (const a of attempts) {
     const shardName = shardIdFor(a.shardIndex)
@@ -189,10 +190,14 @@ export async function putRecords(
       } else {
         results[i] = {
           errorCode: 'ProvisionedThroughputExceeded',
-          errorMessage: `Rate exceeded for shard ${shardName} in stream ${streamName}`,
+          errorMessage:
+            a.result.refusedBy === 'archive-backlog'
+              ? `Shard ${shardName} in stream ${streamName} holds as much unarchived data as it may (the S3 archive is behind); retry later`
+              : `Rate exceeded for shard ${shardName} in stream ${streamName}`,
         }
         failedRecordCount++
         throttledRecordCount++
+        if (a.result.refusedBy === 'archive-backlog') backlogRecordCount++
       }
     }
     if (a.result.retryAfterMs > retryAfterMs) retryAfterMs = a.result.retryAfterMs
@@ -204,7 +209,8 @@ export async function putRecords(
     metrics.recordsAccepted.inc({ stream: streamName }, accepted)
     metrics.bytesAccepted.inc({ stream: streamName }, bytes)
   }
-  if (throttledRecordCount > 0) metrics.recordsRefused.inc({ stream: streamName, reason: 'throttled' }, throttledRecordCount)
+  if (throttledRecordCount > backlogRecordCount) metrics.recordsRefused.inc({ stream: streamName, reason: 'throttled' }, throttledRecordCount - backlogRecordCount)
+  if (backlogRecordCount > 0) metrics.recordsRefused.inc({ stream: streamName, reason: 'archive_backlog' }, backlogRecordCount)
   if (failedRecordCount > throttledRecordCount) {
     metrics.recordsRefused.inc({ stream: streamName, reason: 'unavailable' }, failedRecordCount - throttledRecordCount)
   }

@@ -18,21 +18,28 @@ seconds (Kinesis: 1 s). A record fits if >= 1 record token is left and the byte 
 a record larger than the whole byte capacity fits only into a full bucket and leaves it in debt, so
 oversized-but-legal records are slowed, never refused forever.
 
-KEYS[1]  shard state HASH  (fields rps, bps, burst_s; bucket state rtok, btok, ts_us; last_ms, ordinal)
-KEYS[2]  shard log STREAM
-ARGV[1]  n, the number of records
-ARGV[2 + 3*(i-1)]  size of record i in bytes (decoded data + partition key), a decimal integer
-ARGV[3 + 3*(i-1)]  partition key of record i
-ARGV[4 + 3*(i-1)]  data of record i (base64 text, stored as is)
+Archive backlog: the state hash counts every byte ever written (wbytes), the archive hash every byte
+the archiver has copied to S3 (bytes). When the difference plus a record's size would pass ARGV[2],
+the record (and the rest) is refused: Redis is not asked to hold what S3 cannot take yet.
 
-Returns: { accepted, retryAfterMs, id_1, ..., id_accepted }
+KEYS[1]  shard state HASH  (fields rps, bps, burst_s; bucket state rtok, btok, ts_us; last_ms, ordinal, wbytes)
+KEYS[2]  shard log STREAM
+KEYS[3]  shard archive HASH (field bytes: bytes archived so far)
+ARGV[1]  n, the number of records
+ARGV[2]  most unarchived bytes the shard may hold (0: no bound, archiving is off)
+ARGV[3 + 3*(i-1)]  size of record i in bytes (decoded data + partition key), a decimal integer
+ARGV[4 + 3*(i-1)]  partition key of record i
+ARGV[5 + 3*(i-1)]  data of record i (base64 text, stored as is)
+
+Returns: { accepted, retryAfterMs, refusedBy, id_1, ..., id_accepted }
   accepted      number of records written (a prefix of the batch)
   retryAfterMs  0 if all were written; else ms until the first refused record would fit
+  refusedBy     0 none refused, 1 the write limits, 2 the archive backlog bound
   id_i          stream entry id "<ms>-<seq>" of record i
 Errors (as a negative first element, no write done):
   { -1 }  the shard state key is missing: the stream was deleted (or never existed)
 ]]
-local state = redis.call('HMGET', KEYS[1], 'rps', 'bps', 'burst_s', 'rtok', 'btok', 'ts_us', 'last_ms', 'ordinal')
+local state = redis.call('HMGET', KEYS[1], 'rps', 'bps', 'burst_s', 'rtok', 'btok', 'ts_us', 'last_ms', 'ordinal', 'wbytes')
 local rps = tonumber(state[1])
 local bps = tonumber(state[2])
 if not rps or not bps then
@@ -63,13 +70,27 @@ if ms < lastMs then ms = lastMs end
 local ordinal = tonumber(state[8]) or 0
 local idPrefix = string.format('%.0f', ms) .. '-'
 
+local written = tonumber(state[9]) or 0
+local maxUnarchived = tonumber(ARGV[2])
+local unarchived = 0
+if maxUnarchived > 0 then
+  unarchived = written - (tonumber(redis.call('HGET', KEYS[3], 'bytes')) or 0)
+end
+
 local n = tonumber(ARGV[1])
-local out = { 0, 0 }
+local out = { 0, 0, 0 }
 local accepted = 0
 local retryMs = 0
+local refusedBy = 0
 for i = 1, n do
-  local base = 2 + 3 * (i - 1)
+  local base = 3 + 3 * (i - 1)
   local size = tonumber(ARGV[base])
+  if maxUnarchived > 0 and unarchived + size > maxUnarchived then
+    -- The archiver frees room as it uploads; a second is about one of its passes.
+    retryMs = 1000
+    refusedBy = 2
+    break
+  end
   local need = size
   if need > bcap then need = bcap end
   if rtok < 1 or btok < need then
@@ -79,18 +100,22 @@ for i = 1, n do
     if btok < need then waitB = (need - btok) / bps end
     retryMs = math.ceil(math.max(waitR, waitB) * 1000)
     if retryMs < 1 then retryMs = 1 end
+    refusedBy = 1
     break
   end
   rtok = rtok - 1
   btok = btok - size
+  written = written + size
+  unarchived = unarchived + size
   accepted = accepted + 1
   ordinal = ordinal + 1
   -- Lua prints whole numbers below 1e14 without an exponent: exact for any ordinal a shard reaches.
-  out[2 + accepted] = redis.call('XADD', KEYS[2], idPrefix .. ordinal, 'k', ARGV[base + 1], 'd', ARGV[base + 2])
+  out[3 + accepted] = redis.call('XADD', KEYS[2], idPrefix .. ordinal, 'k', ARGV[base + 1], 'd', ARGV[base + 2])
 end
 out[1] = accepted
 out[2] = retryMs
+out[3] = refusedBy
 -- Lua numbers travel as integers in replies and as strings in HSET: keep the fraction of the buckets.
 redis.call('HSET', KEYS[1], 'rtok', tostring(rtok), 'btok', tostring(btok), 'ts_us', string.format('%.0f', now),
-  'last_ms', string.format('%.0f', ms), 'ordinal', string.format('%.0f', ordinal))
+  'last_ms', string.format('%.0f', ms), 'ordinal', string.format('%.0f', ordinal), 'wbytes', string.format('%.0f', written))
 return out

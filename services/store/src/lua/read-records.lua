@@ -8,8 +8,12 @@ into debt, so a large read throttles the reads that follow it until the debt is 
 `allow-oom`: reading must keep working when Redis is full (the only write is a small HSET on an
 existing hash). Time is Redis time.
 
+Records below the archive's trim watermark are no longer here: a read that starts below it is
+answered with { 2, ... } and the caller reads the S3 archive instead (the read is charged here).
+
 KEYS[1]  shard state HASH  (fields rrps, rbps, burst_s; bucket state rrtok, rbtok, rts_us)
 KEYS[2]  shard log STREAM
+KEYS[3]  shard archive HASH (field below: every entry with a smaller id was trimmed after archiving)
 ARGV[1]  start of the range for XRANGE: "<ms>-<seq>" inclusive or "(<ms>-<seq>" exclusive
 ARGV[2]  max records (COUNT)
 ARGV[3]  max bytes (data + partition key, data counted decoded) in one answer; at least one record
@@ -17,6 +21,7 @@ ARGV[3]  max bytes (data + partition key, data counted decoded) in one answer; a
 
 Returns: { 1, tipId, id_1, key_1, data_1, ..., id_n, key_n, data_n }
   tipId  the id of the shard's newest entry ("0-0" when empty); lets the caller compute lag
+or { 2, tipId, belowId }: the start lies in the trimmed part, read the archive
 Errors (first element <= 0, nothing read):
   { -1 }               the shard state key is missing: the stream was deleted
   { 0, retryAfterMs }  throttled
@@ -62,6 +67,22 @@ local maxBytes = tonumber(ARGV[3])
 local tip = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local tipId = '0-0'
 if tip[1] then tipId = tip[1][1] end
+
+local below = redis.call('HGET', KEYS[3], 'below')
+if below then
+  local startId = ARGV[1]
+  local exclusive = string.sub(startId, 1, 1) == '('
+  if exclusive then startId = string.sub(startId, 2) end
+  local sMs, sSeq = string.match(startId, '^(%d+)-(%d+)$')
+  local bMs, bSeq = string.match(below, '^(%d+)-(%d+)$')
+  sMs, sSeq, bMs, bSeq = tonumber(sMs), tonumber(sSeq), tonumber(bMs), tonumber(bSeq)
+  -- After "<ms>-<seq>" the first record there can be is "<ms>-<seq + 1>".
+  if exclusive then sSeq = sSeq + 1 end
+  if sMs < bMs or (sMs == bMs and sSeq < bSeq) then
+    redis.call('HSET', KEYS[1], 'rrtok', tostring(rtok - 1), 'rbtok', tostring(btok), 'rts_us', string.format('%.0f', now))
+    return { 2, tipId, below }
+  end
+end
 
 -- Fetch in batches sized from what was seen so far, so a read of large records never pulls
 -- `maxCount` of them into memory only to keep the first few under the byte budget.

@@ -1,0 +1,395 @@
+/**
+ * The archiver: copies every shard of every stream from Redis to S3, in sequence order, each record
+ * exactly once, then lets Redis trim what is both archived and outside the hot window; deletes
+ * objects past the stream's retention.
+ *
+ * Per shard, per pass:
+ *   1. claim the shard's fenced lease (archive-claim.lua); a shard another archiver holds is skipped;
+ *   2. read Redis time and the records after the cursor (one MULTI), cut the next object with
+ *      `objectEnd` (deterministic: the same cursor always gives the same object), PUT it with
+ *      Content-MD5, confirm its ETag and size, then move the cursor (archive-commit.lua, fenced);
+ *      repeat while a closed object is ready;
+ *   3. trim Redis below the hot window (archive-trim.lua caps it at the cursor);
+ *   4. delete objects whose records are all past retention.
+ * S3 or Redis failing: the shard backs off (jittered, growing) and is tried again; nothing moves the
+ * cursor but a verified upload, so nothing is lost and nothing is trimmed unarchived.
+ */
+import { hostname } from 'node:os'
+import { CreateBucketCommand, DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  ArchiveIndex,
+  StreamCatalog,
+  encodeObject,
+  entryMs,
+  entryOrdinal,
+  ObjectCutter,
+  shardKeys,
+  type EntryToArchive,
+  type ObjectLimits,
+  type S3Settings,
+  type ShardKeys,
+  type SluiceRedis,
+  type StoredStream,
+} from '@sluice/store'
+import type { Logger } from 'pino'
+import type { ArchiverMetrics } from './metrics.js'
+
+export interface ArchiverOptions {
+  redis: SluiceRedis
+  s3: S3Client
+  settings: S3Settings
+  /** unique per process; the lease owner name */
+  id?: string
+  objects: ObjectLimits
+  leaseTtlMs: number
+  /** records stay in Redis this long after they arrived, archived or not */
+  hotRetentionMs: number
+  /** …and at most this many bytes of archived records per shard (0: no byte bound) */
+  hotMaxBytes: number
+  /** pause between passes over all shards */
+  intervalMs: number
+  /** shards archived at once */
+  concurrency?: number
+  metrics: ArchiverMetrics
+  log: Logger
+  /** The time the hot window and retention are measured against (default: Redis time); for tests. */
+  clock?: () => Promise<number>
+}
+
+export interface PassSummary {
+  shards: number
+  held: number
+  objects: number
+  records: number
+  trimmed: number
+  expired: number
+  failures: number
+}
+
+interface ShardRef {
+  stream: StoredStream
+  shardIndex: number
+  keys: ShardKeys
+  label: { stream: string; shard: string }
+}
+
+interface Backoff {
+  failures: number
+  until: number
+}
+
+/** Records read from Redis per XRANGE while cutting an object. */
+const READ_BATCH = 1000
+
+function randomJitter(failures: number): number {
+  const cap = Math.min(30_000, 500 * 2 ** Math.min(failures, 10))
+  return cap / 2 + Math.random() * (cap / 2)
+}
+
+export class Archiver {
+  readonly id: string
+  private readonly index: ArchiveIndex
+  private readonly catalog: StreamCatalog
+  private readonly backoff = new Map<string, Backoff>()
+  private readonly held = new Set<string>()
+  private stopping = false
+  private loop: Promise<void> | undefined
+  private wake: (() => void) | undefined
+
+  constructor(private readonly o: ArchiverOptions) {
+    this.id = o.id ?? `${hostname()}-${process.pid}`
+    this.index = new ArchiveIndex(o.redis)
+    this.catalog = new StreamCatalog(o.redis)
+  }
+
+  /** Creates the bucket when asked to and it is missing (retrying until S3 answers or stop()). */
+  async prepareBucket(): Promise<void> {
+    if (!this.o.settings.createBucket) return
+    for (let failures = 0; !this.stopping; failures++) {
+      try {
+        await this.o.s3.send(new HeadBucketCommand({ Bucket: this.o.settings.bucket }))
+        return
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+        if (status === 404) {
+          try {
+            await this.o.s3.send(new CreateBucketCommand({ Bucket: this.o.settings.bucket }))
+            this.o.log.info({ bucket: this.o.settings.bucket }, 'created the bucket')
+            return
+          } catch (createErr) {
+            if ((createErr as { name?: string }).name === 'BucketAlreadyOwnedByYou') return
+            err = createErr
+          }
+        }
+        this.o.metrics.s3Errors.inc({ operation: 'create-bucket' })
+        this.o.log.warn({ err: String(err) }, 'S3 not ready for the bucket check; retrying')
+        await this.sleep(randomJitter(failures))
+      }
+    }
+  }
+
+  start(): void {
+    this.loop ??= (async () => {
+      await this.prepareBucket()
+      while (!this.stopping) {
+        try {
+          await this.pass()
+        } catch (err) {
+          this.o.log.warn({ err: String(err) }, 'archiver pass failed; retrying')
+        }
+        await this.sleep(this.o.intervalMs)
+      }
+    })()
+  }
+
+  /** Finishes the object in hand, then stops. Leases are left to expire (another archiver takes over). */
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.wake?.()
+    await this.loop
+  }
+
+  private now(): Promise<number> {
+    return this.o.clock ? this.o.clock() : this.catalog.redisTimeMs()
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = done
+    })
+  }
+
+  /** One pass over every shard of every stream. */
+  async pass(): Promise<PassSummary> {
+    const summary: PassSummary = { shards: 0, held: 0, objects: 0, records: 0, trimmed: 0, expired: 0, failures: 0 }
+    const shards: ShardRef[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await this.catalog.list(after, 1000)
+      for (const stream of page.streams) {
+        for (let i = 0; i < stream.shardCount; i++) {
+          shards.push({ stream, shardIndex: i, keys: shardKeys(stream.name, stream.generation, i), label: { stream: stream.name, shard: String(i) } })
+        }
+      }
+      if (!page.more || page.streams.length === 0) break
+      after = page.streams[page.streams.length - 1]!.name
+    }
+    summary.shards = shards.length
+    const now = Date.now()
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (!this.stopping && next < shards.length) {
+        const ref = shards[next++]!
+        const id = `${ref.stream.name}:${ref.stream.generation}:${ref.shardIndex}`
+        const b = this.backoff.get(id)
+        if (b && b.until > now) continue
+        try {
+          await this.archiveShard(ref, summary)
+          this.backoff.delete(id)
+        } catch (err) {
+          summary.failures++
+          const failures = (b?.failures ?? 0) + 1
+          const waitMs = randomJitter(failures)
+          this.backoff.set(id, { failures, until: Date.now() + waitMs })
+          this.o.log.warn({ stream: ref.stream.name, shard: ref.shardIndex, err: String(err), retryInMs: Math.round(waitMs) }, 'archiving a shard failed; will retry')
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.max(1, this.o.concurrency ?? 4) }, worker))
+    summary.held = this.held.size
+    this.o.metrics.leasesHeld.set(this.held.size)
+    return summary
+  }
+
+  private async archiveShard(ref: ShardRef, summary: PassSummary): Promise<void> {
+    const leaseId = `${ref.stream.name}:${ref.stream.generation}:${ref.shardIndex}`
+    let claim = await this.index.claim(ref.keys, this.id, this.o.leaseTtlMs)
+    if (claim.kind !== 'held') {
+      this.held.delete(leaseId)
+      return
+    }
+    this.held.add(leaseId)
+    let cursor = claim.cursor
+    let token = claim.token
+    let claimedAt = Date.now()
+    for (;;) {
+      if (this.stopping) return
+      // Renew well before the lease could run out while uploading.
+      if (Date.now() - claimedAt > this.o.leaseTtlMs / 3) {
+        claim = await this.index.claim(ref.keys, this.id, this.o.leaseTtlMs)
+        if (claim.kind !== 'held' || claim.token !== token) {
+          this.held.delete(leaseId)
+          return
+        }
+        claimedAt = Date.now()
+      }
+      let cut: Awaited<ReturnType<Archiver['nextObject']>>
+      try {
+        cut = await this.nextObject(ref, cursor)
+      } catch (err) {
+        if (!(err instanceof StaleCursorError)) throw err
+        this.held.delete(leaseId)
+        this.o.log.warn({ stream: ref.stream.name, shard: ref.shardIndex, err: err.message }, 'lost the shard; leaving it')
+        return
+      }
+      this.o.metrics.backlogSeconds.set(ref.label, cut.backlogSeconds)
+      if (!cut.entries) break
+      const object = encodeObject(this.o.settings.prefix, ref.stream.name, ref.stream.generation, ref.shardIndex, cut.entries)
+      const started = process.hrtime.bigint()
+      await this.upload(object.description.key, object.body, object.md5, object.md5Hex)
+      this.o.metrics.uploadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
+      const committed = await this.index.commit(ref.keys, this.id, token, cursor, object.description)
+      if (committed.kind !== 'committed') {
+        // The lease moved on (we stalled past it) or the cursor did: the object we wrote is the
+        // one the new holder writes too (same key, same bytes), so nothing is left behind.
+        this.held.delete(leaseId)
+        this.o.log.warn({ stream: ref.stream.name, shard: ref.shardIndex, outcome: committed.kind }, 'lost the shard before committing; leaving it')
+        return
+      }
+      cursor = object.description.lastEntryId
+      summary.objects++
+      summary.records += object.description.count
+      this.o.metrics.objects.inc({ stream: ref.stream.name })
+      this.o.metrics.records.inc({ stream: ref.stream.name }, object.description.count)
+      this.o.metrics.bytes.inc({ stream: ref.stream.name }, object.description.bytes)
+      this.o.metrics.compressedBytes.inc({ stream: ref.stream.name }, object.body.length)
+    }
+    summary.trimmed += await this.trim(ref)
+    summary.expired += await this.expire(ref)
+  }
+
+  /**
+   * The records of the next object after `cursor`, or none when it cannot be closed yet. Redis time
+   * is read in the same MULTI as the records, before them.
+   */
+  private async nextObject(ref: ShardRef, cursor: string | null): Promise<{ entries: EntryToArchive[] | null; backlogSeconds: number }> {
+    const entries: EntryToArchive[] = []
+    const cutter = new ObjectCutter(ref.shardIndex, this.o.objects)
+    let from = cursor ? `(${cursor}` : '-'
+    let nowMs = 0
+    for (;;) {
+      const replies = await this.o.redis.multi().time().xrange(ref.keys.log, from, '+', 'COUNT', READ_BATCH).exec()
+      if (!replies) throw new Error('MULTI was aborted')
+      const [timeReply, rangeReply] = replies
+      if (timeReply?.[0]) throw timeReply[0]
+      if (rangeReply?.[0]) throw rangeReply[0]
+      const [sec, usec] = timeReply![1] as [string, string]
+      nowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000)
+      const batch = rangeReply![1] as Array<[string, string[]]>
+      for (const [entryId, fields] of batch) {
+        let partitionKey = ''
+        let data = ''
+        for (let j = 0; j + 1 < fields.length; j += 2) {
+          if (fields[j] === 'k') partitionKey = fields[j + 1]!
+          else if (fields[j] === 'd') data = fields[j + 1]!
+        }
+        entries.push({ entryId, partitionKey, data })
+      }
+      const head = entries[0]
+      if (head && entryOrdinal(head.entryId) !== (cursor ? entryOrdinal(cursor) + 1 : 1)) {
+        // Ordinals count records one by one, and trims never pass the cursor: a missing record
+        // after our cursor means the cursor moved on without us (our lease lapsed). An object
+        // started anywhere else would overlap the real chain.
+        throw new StaleCursorError(`the record after cursor ${cursor ?? '(none)'} is gone: another archiver moved on`)
+      }
+      const n = cutter.cut(entries, nowMs, batch.length < READ_BATCH)
+      const backlogSeconds = entries[0] ? Math.max(0, (nowMs - entryMs(entries[0].entryId)) / 1000) : 0
+      if (n > 0) return { entries: entries.slice(0, n), backlogSeconds }
+      if (n === 0) return { entries: null, backlogSeconds }
+      from = `(${entries[entries.length - 1]!.entryId}`
+    }
+  }
+
+  private async upload(key: string, body: Buffer, md5: string, md5Hex: string): Promise<void> {
+    const bucket = this.o.settings.bucket
+    try {
+      const put = await this.o.s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }),
+      )
+      const etag = put.ETag?.replace(/"/g, '')
+      if (etag && /^[0-9a-f]{32}$/.test(etag) && etag !== md5Hex) throw new Error(`S3 stored ${key} with ETag ${etag}, expected MD5 ${md5Hex}`)
+      const head = await this.o.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+      if (head.ContentLength !== body.length) throw new Error(`S3 holds ${head.ContentLength} bytes for ${key}, expected ${body.length}`)
+    } catch (err) {
+      this.o.metrics.s3Errors.inc({ operation: 'put' })
+      throw err
+    }
+  }
+
+  /** Trims what is archived and outside the hot window (time, then bytes). */
+  private async trim(ref: ShardRef): Promise<number> {
+    const status = await this.index.status(ref.keys)
+    if (!status.cursor) return 0
+    const nowMs = await this.now()
+    let below = `${Math.max(0, nowMs - this.o.hotRetentionMs)}-0`
+    if (this.o.hotMaxBytes > 0) {
+      const written = Number((await this.o.redis.hget(ref.keys.state, 'wbytes')) ?? 0)
+      const fromOrdinal = status.below ? entryOrdinal(status.below) : 0
+      const objects = await this.objectsFrom(ref.keys, fromOrdinal)
+      // Bytes still in Redis: everything not archived, plus the archived objects not trimmed yet.
+      let hot = written - status.archivedBytes
+      for (const o of objects) hot += o.bytes
+      for (const o of objects) {
+        if (hot <= this.o.hotMaxBytes) break
+        hot -= o.bytes
+        const candidate = `${o.lastMs}-${entryOrdinal(o.lastEntryId) + 1}`
+        if (compareIds(candidate, below) > 0) below = candidate
+      }
+    }
+    if (status.below && compareIds(below, status.below) <= 0) return 0
+    const removed = await this.index.trim(ref.keys, below)
+    if (removed > 0) this.o.metrics.trimmed.inc({ stream: ref.stream.name }, removed)
+    return removed
+  }
+
+  private async objectsFrom(keys: ShardKeys, ordinal: number) {
+    const all: Awaited<ReturnType<ArchiveIndex['objects']>> = []
+    let o = await this.index.objectFromOrdinal(keys, ordinal)
+    while (o) {
+      all.push(o)
+      o = await this.index.objectFromOrdinal(keys, entryOrdinal(o.lastEntryId) + 1)
+    }
+    return all
+  }
+
+  /** Deletes objects whose records are all past the stream's retention. */
+  private async expire(ref: ShardRef): Promise<number> {
+    const nowMs = await this.now()
+    const stream = (await this.catalog.get(ref.stream.name)) ?? ref.stream
+    const cutoff = nowMs - stream.retentionHours * 3_600_000
+    let expired = 0
+    for (;;) {
+      const old = await this.index.objectsBefore(ref.keys, cutoff, 100)
+      if (old.length === 0) return expired
+      for (const o of old) {
+        try {
+          await this.o.s3.send(new DeleteObjectCommand({ Bucket: this.o.settings.bucket, Key: o.key }))
+        } catch (err) {
+          this.o.metrics.s3Errors.inc({ operation: 'delete' })
+          throw err
+        }
+        await this.index.forget(ref.keys, o)
+        expired++
+        this.o.metrics.expired.inc({ stream: ref.stream.name })
+      }
+    }
+  }
+}
+
+class StaleCursorError extends Error {
+  override readonly name = 'StaleCursorError'
+}
+
+function compareIds(a: string, b: string): number {
+  const am = entryMs(a)
+  const bm = entryMs(b)
+  if (am !== bm) return am < bm ? -1 : 1
+  const ao = entryOrdinal(a)
+  const bo = entryOrdinal(b)
+  return ao === bo ? 0 : ao < bo ? -1 : 1
+}

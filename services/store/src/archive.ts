@@ -1,0 +1,348 @@
+/**
+ * The S3 archive of the shards: where objects go, what they hold, and the Redis side that chains
+ * them (cursor, fenced lease, object index, trim watermark).
+ *
+ * Object key: `<prefix>/<stream>/<generation>/<shardId>/<firstSequenceNumber>.ndjson.gz`. The
+ * generation keeps a re-created stream's objects apart from a deleted one's. An object is gzip'd
+ * NDJSON, one record per line:
+ *   {"sequenceNumber":"…","partitionKey":"…","data":"<base64>","approximateArrivalTimestamp":<ms>}
+ *
+ * Exactly once, no gap, no overlap: an object always starts at the record after the cursor, and what
+ * it holds is a function of the shard's records alone (see `objectEnd`), so an upload retried after a
+ * crash — or made by an archiver whose lease was taken over — writes the very same bytes under the
+ * very same key. Only the fenced archive-commit script moves the cursor.
+ */
+import { createHash } from 'node:crypto'
+import { gunzipSync, gzipSync } from 'node:zlib'
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { base64DecodedLength, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
+import { guarded } from './errors.js'
+import { runScript } from './scripts.js'
+import type { SluiceRedis } from './connection.js'
+import type { ShardKeys } from './keys.js'
+
+export interface S3Settings {
+  /** unset: AWS itself */
+  endpoint: string | undefined
+  bucket: string
+  prefix: string
+  region: string
+  forcePathStyle: boolean
+  createBucket: boolean
+}
+
+/**
+ * SLUICE_S3_* from the environment; undefined when no bucket is set (archiving is off). Problems are
+ * appended to `problems` so the caller reports them with its own.
+ */
+export function loadS3Settings(env: Record<string, string | undefined>, problems: string[]): S3Settings | undefined {
+  const bucket = env.SLUICE_S3_BUCKET || undefined
+  const endpoint = env.SLUICE_S3_ENDPOINT || undefined
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) problems.push(`SLUICE_S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`)
+  const flag = (name: string): boolean => {
+    const raw = env[name]
+    if (raw === undefined || raw === '') return false
+    if (raw === '1' || raw === 'true') return true
+    if (raw === '0' || raw === 'false') return false
+    problems.push(`${name} must be 1, 0, true or false, got "${raw}"`)
+    return false
+  }
+  const prefix = (env.SLUICE_S3_PREFIX ?? 'sluice').replace(/^\/+|\/+$/g, '')
+  if (!/^[a-zA-Z0-9_.\-/]*$/.test(prefix)) problems.push(`SLUICE_S3_PREFIX may hold only letters, digits, _ . - and /, got "${prefix}"`)
+  const settings: S3Settings = {
+    endpoint,
+    bucket: bucket ?? '',
+    prefix,
+    region: env.SLUICE_S3_REGION || env.AWS_REGION || 'us-east-1',
+    forcePathStyle: flag('SLUICE_S3_FORCE_PATH_STYLE'),
+    createBucket: flag('SLUICE_S3_CREATE_BUCKET'),
+  }
+  if (bucket === undefined) {
+    if (endpoint !== undefined) problems.push('SLUICE_S3_ENDPOINT is set but SLUICE_S3_BUCKET is not: set the bucket to archive')
+    return undefined
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) problems.push(`SLUICE_S3_BUCKET is not a valid bucket name: "${bucket}"`)
+  return settings
+}
+
+/** A client for the settings; credentials come the AWS SDK way (environment, profile, role). */
+export function createS3Client(settings: S3Settings, extra: Partial<S3ClientConfig> = {}): S3Client {
+  return new S3Client({
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    // Our own loops retry with backoff and report; the SDK's retries would hide an outage.
+    maxAttempts: 2,
+    // Without a timeout, a request to an S3 that stopped answering would wait forever.
+    requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
+    ...extra,
+  })
+}
+
+export function archiveShardPrefix(prefix: string, stream: string, generation: number, shardIndex: number): string {
+  return `${prefix ? `${prefix}/` : ''}${stream}/${generation}/${shardIdFor(shardIndex)}/`
+}
+
+export function archiveObjectKey(prefix: string, stream: string, generation: number, shardIndex: number, firstSequenceNumber: string): string {
+  return `${archiveShardPrefix(prefix, stream, generation, shardIndex)}${firstSequenceNumber}.ndjson.gz`
+}
+
+/** One record as the archive holds it (and as reads return it). */
+export interface ArchivedRecord {
+  sequenceNumber: string
+  partitionKey: string
+  /** base64 */
+  data: string
+  /** ms since the epoch */
+  approximateArrivalTimestamp: number
+}
+
+/** What the object index in Redis says about one object. */
+export interface ArchivedObject {
+  key: string
+  firstEntryId: string
+  lastEntryId: string
+  count: number
+  /** data (decoded) + partition key bytes, as put-records counts them */
+  bytes: number
+  firstMs: number
+  lastMs: number
+  /** gzip'd size in S3 */
+  size: number
+}
+
+/** A record read from the shard's Redis stream, on its way to an object. */
+export interface EntryToArchive {
+  entryId: string
+  partitionKey: string
+  data: string
+}
+
+export function entryMs(entryId: string): number {
+  return Number(entryId.slice(0, entryId.indexOf('-')))
+}
+
+export function entryOrdinal(entryId: string): number {
+  return Number(entryId.slice(entryId.indexOf('-') + 1))
+}
+
+export function recordBytes(e: { partitionKey: string; data: string }): number {
+  return base64DecodedLength(e.data) + Buffer.byteLength(e.partitionKey, 'utf8')
+}
+
+export interface ObjectLimits {
+  /** an object closes before its NDJSON (uncompressed) would pass this many bytes */
+  maxBytes: number
+  /** …or with the first record that arrived this long after its first record */
+  maxAgeMs: number
+}
+
+function ndjsonLine(e: EntryToArchive, shardIndex: number): string {
+  const r: ArchivedRecord = {
+    sequenceNumber: sequenceNumberFromEntryId(e.entryId, shardIndex),
+    partitionKey: e.partitionKey,
+    data: e.data,
+    approximateArrivalTimestamp: entryMs(e.entryId),
+  }
+  return JSON.stringify(r) + '\n'
+}
+
+/**
+ * How many of `entries` (the records right after the cursor, in order, read at or after Redis time
+ * `nowMs`) the next object holds: a count, 0 when it cannot be closed yet, or -1 when `entries`
+ * ends before the object does and more records may exist (read on). The count depends only on the
+ * records, never on when the archiver looks, so every attempt at the object starting after a given
+ * cursor builds the same object:
+ *   - it takes records while its NDJSON stays within maxBytes (at least one record), and only those
+ *     that arrived less than maxAgeMs after its first;
+ *   - it is closed once a record beyond it exists, or, when `exhausted` (no record after `entries`
+ *     existed when they were read), once `nowMs` is past the age bound: every later record arrives
+ *     after that.
+ */
+export function objectEnd(entries: readonly EntryToArchive[], shardIndex: number, limits: ObjectLimits, nowMs: number, exhausted: boolean): number {
+  return new ObjectCutter(shardIndex, limits).cut(entries, nowMs, exhausted)
+}
+
+/** `objectEnd` for a list that grows as more records are read: each record is measured once. */
+export class ObjectCutter {
+  private scanned = 0
+  private bytes = 0
+  private end = -1
+
+  constructor(
+    private readonly shardIndex: number,
+    private readonly limits: ObjectLimits,
+  ) {}
+
+  cut(entries: readonly EntryToArchive[], nowMs: number, exhausted: boolean): number {
+    const first = entries[0]
+    if (!first) return 0
+    const ageBound = entryMs(first.entryId) + this.limits.maxAgeMs
+    for (; this.end < 0 && this.scanned < entries.length; this.scanned++) {
+      const i = this.scanned
+      const e = entries[i]!
+      if (i > 0 && entryMs(e.entryId) >= ageBound) this.end = i
+      else {
+        this.bytes += Buffer.byteLength(ndjsonLine(e, this.shardIndex))
+        if (i > 0 && this.bytes > this.limits.maxBytes) this.end = i
+      }
+    }
+    if (this.end >= 0) return this.end
+    if (!exhausted) return -1
+    return nowMs >= ageBound ? entries.length : 0
+  }
+}
+
+export interface EncodedObject {
+  body: Buffer
+  /** base64 MD5 of the body, for Content-MD5 */
+  md5: string
+  /** hex MD5, the ETag S3 answers for a single-part PUT */
+  md5Hex: string
+  description: ArchivedObject
+}
+
+/** The object for `entries` (all of them). gzip output is deterministic: same records, same bytes. */
+export function encodeObject(prefix: string, stream: string, generation: number, shardIndex: number, entries: readonly EntryToArchive[]): EncodedObject {
+  const first = entries[0]
+  const last = entries[entries.length - 1]
+  if (!first || !last) throw new RangeError('an archive object holds at least one record')
+  let text = ''
+  let bytes = 0
+  for (const e of entries) {
+    text += ndjsonLine(e, shardIndex)
+    bytes += recordBytes(e)
+  }
+  const body = gzipSync(text, { level: 6 })
+  const digest = createHash('md5').update(body).digest()
+  return {
+    body,
+    md5: digest.toString('base64'),
+    md5Hex: digest.toString('hex'),
+    description: {
+      key: archiveObjectKey(prefix, stream, generation, shardIndex, sequenceNumberFromEntryId(first.entryId, shardIndex)),
+      firstEntryId: first.entryId,
+      lastEntryId: last.entryId,
+      count: entries.length,
+      bytes,
+      firstMs: entryMs(first.entryId),
+      lastMs: entryMs(last.entryId),
+      size: body.length,
+    },
+  }
+}
+
+/** The records of an object, in order; throws on a body that is not one of ours. */
+export function decodeObject(body: Uint8Array): ArchivedRecord[] {
+  const text = gunzipSync(body).toString('utf8')
+  const out: ArchivedRecord[] = []
+  let start = 0
+  while (start < text.length) {
+    let end = text.indexOf('\n', start)
+    if (end < 0) end = text.length
+    if (end > start) {
+      const r = JSON.parse(text.slice(start, end)) as ArchivedRecord
+      if (typeof r.sequenceNumber !== 'string' || !entryIdFromSequenceNumber(r.sequenceNumber) || typeof r.data !== 'string' || typeof r.partitionKey !== 'string') {
+        throw new Error(`archive object line ${out.length + 1} is not a record`)
+      }
+      out.push(r)
+    }
+    start = end + 1
+  }
+  return out
+}
+
+export type ClaimResult =
+  | { kind: 'held'; token: string; cursor: string | null; archivedBytes: number }
+  | { kind: 'taken'; owner: string; remainingMs: number }
+  | { kind: 'gone' }
+
+export type CommitResult = { kind: 'committed' } | { kind: 'lease-lost' } | { kind: 'moved'; cursor: string | null }
+
+export interface ArchiveStatus {
+  cursor: string | null
+  archivedBytes: number
+  /** every entry with a smaller id was trimmed from Redis */
+  below: string | null
+  owner: string | null
+}
+
+function parseObject(member: string): ArchivedObject {
+  return JSON.parse(member) as ArchivedObject
+}
+
+/** The Redis side of the archive, one shard at a time. */
+export class ArchiveIndex {
+  constructor(private readonly redis: SluiceRedis) {}
+
+  async claim(keys: ShardKeys, archiverId: string, ttlMs: number): Promise<ClaimResult> {
+    const reply = (await guarded(runScript(this.redis, 'archiveClaim', [keys.archive, keys.state, archiverId, ttlMs]))) as unknown[]
+    if (reply[0] === -1) return { kind: 'gone' }
+    if (reply[0] === 0) return { kind: 'taken', owner: String(reply[1]), remainingMs: Number(reply[2]) }
+    const cursor = String(reply[2])
+    return { kind: 'held', token: String(reply[1]), cursor: cursor === '' ? null : cursor, archivedBytes: Number(reply[3]) }
+  }
+
+  async commit(keys: ShardKeys, archiverId: string, token: string, from: string | null, object: ArchivedObject): Promise<CommitResult> {
+    const member = JSON.stringify(object)
+    const reply = (await guarded(
+      runScript(this.redis, 'archiveCommit', [
+        keys.archive,
+        keys.objects,
+        keys.objectsByTime,
+        archiverId,
+        token,
+        from ?? '',
+        object.lastEntryId,
+        object.bytes,
+        member,
+        entryOrdinal(object.lastEntryId),
+        object.lastMs,
+      ]),
+    )) as unknown[]
+    if (reply[0] === 1) return { kind: 'committed' }
+    if (reply[0] === 0) return { kind: 'lease-lost' }
+    const cursor = String(reply[1])
+    return { kind: 'moved', cursor: cursor === '' ? null : cursor }
+  }
+
+  /** Trims entries below `belowEntryId`, capped at the record after the cursor; returns how many went. */
+  async trim(keys: ShardKeys, belowEntryId: string): Promise<number> {
+    const reply = (await guarded(runScript(this.redis, 'archiveTrim', [keys.archive, keys.log, belowEntryId]))) as unknown[]
+    return Number(reply[0])
+  }
+
+  async status(keys: ShardKeys): Promise<ArchiveStatus> {
+    const [cursor, bytes, below, owner] = await guarded(this.redis.hmget(keys.archive, 'cursor', 'bytes', 'below', 'owner'))
+    return { cursor: cursor || null, archivedBytes: Number(bytes ?? 0), below: below || null, owner: owner || null }
+  }
+
+  /** The first object holding a record with ordinal >= `ordinal`, or null. */
+  async objectFromOrdinal(keys: ShardKeys, ordinal: number): Promise<ArchivedObject | null> {
+    const found = await guarded(this.redis.zrangebyscore(keys.objects, ordinal, '+inf', 'LIMIT', '0', '1'))
+    return found[0] ? parseObject(found[0]) : null
+  }
+
+  /** The first object holding a record that arrived at or after `ms`, or null. */
+  async objectFromTime(keys: ShardKeys, ms: number): Promise<ArchivedObject | null> {
+    const found = await guarded(this.redis.zrangebyscore(keys.objectsByTime, ms, '+inf', 'LIMIT', '0', '1'))
+    return found[0] ? parseObject(found[0]) : null
+  }
+
+  /** Objects whose every record arrived before `ms` (oldest first, at most `count`). */
+  async objectsBefore(keys: ShardKeys, ms: number, count: number): Promise<ArchivedObject[]> {
+    const found = await guarded(this.redis.zrangebyscore(keys.objectsByTime, '-inf', `(${ms}`, 'LIMIT', '0', String(count)))
+    return found.map(parseObject)
+  }
+
+  /** All objects of the shard, oldest first. */
+  async objects(keys: ShardKeys): Promise<ArchivedObject[]> {
+    return (await guarded(this.redis.zrange(keys.objects, '0', '-1'))).map(parseObject)
+  }
+
+  /** Drops an object from the index (its S3 object was deleted for retention). */
+  async forget(keys: ShardKeys, object: ArchivedObject): Promise<void> {
+    const member = JSON.stringify(object)
+    await guarded(this.redis.multi().zrem(keys.objects, member).zrem(keys.objectsByTime, member).exec())
+  }
+}

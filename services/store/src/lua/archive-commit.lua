@@ -1,0 +1,38 @@
+#!lua flags=allow-oom
+--[[
+archive-commit: record that one S3 object now holds the shard's records after the cursor, and move
+the cursor to its last record. Called only after the object's PUT succeeded and was verified.
+
+Fenced: only the lease holder with the current token may move the cursor, and only from where it
+believes the cursor is, so the objects of a shard chain without gap or overlap.
+
+KEYS[1]  shard archive HASH (owner, token, expires_ms, cursor, bytes)
+KEYS[2]  shard archived-objects ZSET (score: ordinal of the object's last record)
+KEYS[3]  shard archived-objects-by-time ZSET (score: ms of the object's last record)
+ARGV[1]  archiver id
+ARGV[2]  its lease token
+ARGV[3]  the cursor it started from ("" when nothing was archived yet)
+ARGV[4]  the entry id of the object's last record (the new cursor)
+ARGV[5]  bytes of the object's records (data decoded + partition key, as put-records counts them)
+ARGV[6]  the object's description (JSON), the member of both ZSETs
+ARGV[7]  ordinal of its last record
+ARGV[8]  ms of its last record
+
+Returns: { 1 } committed; { 0 } the lease is lost (expired or taken); { -2, cursor } the cursor is
+not where the caller started (it is stale)
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local a = redis.call('HMGET', KEYS[1], 'owner', 'token', 'expires_ms', 'cursor')
+if a[1] ~= ARGV[1] or a[2] ~= ARGV[2] or (tonumber(a[3]) or 0) <= now then
+  return { 0 }
+end
+local cursor = a[4] or ''
+if cursor ~= ARGV[3] then
+  return { -2, cursor }
+end
+redis.call('HSET', KEYS[1], 'cursor', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[7], ARGV[6])
+redis.call('ZADD', KEYS[3], ARGV[8], ARGV[6])
+return { 1 }
