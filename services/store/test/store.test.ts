@@ -17,6 +17,8 @@ import {
   shardKeys,
   type SluiceRedis,
   type NewStream,
+  ArchiveIndex,
+  type ArchivedObject,
 } from '../src/index.js'
 
 const topologies = [
@@ -274,6 +276,67 @@ for (const topology of topologies) {
       assert.equal(await redis.exists(k.meta), 0)
       assert.deepEqual(await groups.heartbeat(ref, 2, 'b', 300), { kind: 'gone' })
       assert.equal(await redis.exists(k.meta), 0, 'a heartbeat to a deleted stream creates nothing')
+    })
+
+    it('archive: one fenced lease per shard, the cursor moves only from where its holder left it, trims never pass it, reads below the trim go to the archive', async () => {
+      const s = (await catalog.create(stream('arch', { shardCount: 1, writeLimits: { perSecond: 10_000, bytesPerSecond: 1 << 24 } })))!
+      const keys = shardKeys('arch', s.generation, 0)
+      const index = new ArchiveIndex(redis)
+      const appended = await shards.append(keys, Array.from({ length: 10 }, (_, i) => ({ size: 100, partitionKey: `k${i}`, data: 'AA==' })))
+      assert.ok(appended.kind === 'appended')
+      const ids = appended.entryIds
+      const a = await index.claim(keys, 'a', 300)
+      assert.ok(a.kind === 'held' && a.cursor === null)
+      assert.equal((await index.claim(keys, 'b', 300)).kind, 'taken')
+      const object = (first: number, last: number): ArchivedObject => ({
+        key: `o${first}`,
+        firstEntryId: ids[first]!,
+        lastEntryId: ids[last]!,
+        count: last - first + 1,
+        bytes: 100 * (last - first + 1),
+        firstMs: Number(ids[first]!.split('-')[0]),
+        lastMs: Number(ids[last]!.split('-')[0]),
+        size: 1,
+      })
+      assert.equal((await index.commit(keys, 'a', a.token, null, object(0, 3))).kind, 'committed')
+      // From a cursor that is not the current one: refused.
+      assert.deepEqual(await index.commit(keys, 'a', a.token, null, object(0, 5)), { kind: 'moved', cursor: ids[3] })
+      // Trims stop at the record after the cursor, whatever they are asked.
+      assert.equal(await index.trim(keys, `${Date.now() + 60_000}-0`), 4)
+      assert.equal(await redis.xlen(keys.log), 6)
+      const status = await index.status(keys)
+      assert.equal(status.cursor, ids[3])
+      assert.equal(status.archivedBytes, 400)
+      // Reads that start below the watermark are sent to the archive; the record after the cursor is still here.
+      assert.equal((await shards.read(keys, { kind: 'at', entryId: '0-0' }, 10, 1 << 20)).kind, 'archived')
+      assert.equal((await shards.read(keys, { kind: 'at', entryId: ids[3]! }, 10, 1 << 20)).kind, 'archived')
+      const after = await shards.read(keys, { kind: 'after', entryId: ids[3]! }, 10, 1 << 20)
+      assert.ok(after.kind === 'records' && after.entries[0]!.entryId === ids[4])
+      assert.deepEqual(await index.objectFromOrdinal(keys, 2), object(0, 3))
+      assert.equal(await index.objectFromOrdinal(keys, 5), null)
+      // a stalls past its lease; b takes over with a new token; a can no longer move the cursor.
+      await new Promise((resolve) => setTimeout(resolve, 350))
+      const b = await index.claim(keys, 'b', 5000)
+      assert.ok(b.kind === 'held' && b.token !== a.token && b.cursor === ids[3])
+      assert.deepEqual(await index.commit(keys, 'a', a.token, ids[3]!, object(4, 6)), { kind: 'lease-lost' })
+      assert.equal((await index.commit(keys, 'b', b.token, ids[3]!, object(4, 6))).kind, 'committed')
+      assert.equal((await index.status(keys)).cursor, ids[6])
+    })
+
+    it('archive backlog: puts are refused (a suffix, marked) once unarchived bytes would pass the bound', async () => {
+      const s = (await catalog.create(stream('back', { shardCount: 1, writeLimits: { perSecond: 10_000, bytesPerSecond: 1 << 24 } })))!
+      const keys = shardKeys('back', s.generation, 0)
+      const r = await shards.append(keys, Array.from({ length: 10 }, (_, i) => ({ size: 100, partitionKey: `k${i}`, data: 'AA==' })), 550)
+      assert.ok(r.kind === 'appended')
+      assert.equal(r.entryIds.length, 5)
+      assert.equal(r.refusedBy, 'archive-backlog')
+      assert.ok(r.retryAfterMs >= 1)
+      assert.equal(await redis.xlen(keys.log), 5)
+      const none = await shards.append(keys, [{ size: 100, partitionKey: 'x', data: 'AA==' }], 550)
+      assert.ok(none.kind === 'appended' && none.entryIds.length === 0)
+      // Unbounded (archiving off): accepted.
+      const open = await shards.append(keys, [{ size: 100, partitionKey: 'x', data: 'AA==' }], 0)
+      assert.ok(open.kind === 'appended' && open.entryIds.length === 1 && open.refusedBy === null)
     })
 
     it('lists streams by name, in pages', async () => {
