@@ -74,7 +74,7 @@ export function createS3Client(settings: S3Settings, extra: Partial<S3ClientConf
     // Our own loops retry with backoff and report; the SDK's retries would hide an outage.
     maxAttempts: 2,
     // Without a timeout, a request to an S3 that stopped answering would wait forever.
-    requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
+    requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000, throwOnRequestTimeout: true },
     ...extra,
   })
 }

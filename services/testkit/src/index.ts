@@ -6,3 +6,4 @@ export { startProcess, type ChildHandle, type StartProcessOptions } from './proc
 export { startRedis, type RedisServer, type StartRedisOptions } from './redis.js'
 export { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions } from './redis-cluster.js'
 export { redisCommand, type RespReply } from './resp.js'
+export { startS3, type S3Server, type StartS3Options } from './s3.js'
