@@ -8,7 +8,7 @@
  * the bench (--write-limits). kinesalite runs fresh for each scenario, in memory, as in BASELINE.md.
  *
  *   npm run bench -- [--scenarios a,b,c] [--runs 1] [--duration 10] [--warmup 3] [--peers kinesalite]
- *                    [--protocols rest,kinesis]
+ *                    [--protocols rest,kinesis] [--skip-e2e] [--skip-archiver]
  */
 import { spawnSync, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, startProcess, startRedis } from '@sluice/testkit'
 import { endToEnd, type EndToEndResult } from './end-to-end.js'
+import { benchArchiver, type ArchiverBenchResult } from './archiver.js'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
 const shared = process.env.SLUICE_SHARED_BENCH ?? resolve(repo, '../shared/bench')
@@ -41,6 +42,8 @@ const { values: args } = parseArgs({
     protocols: { type: 'string', default: 'rest,kinesis' },
     // put → consumer handler latency at 2,000 records/s, and one consumer draining one shard
     'skip-e2e': { type: 'boolean', default: false },
+    // the archiver under scenario a's load (Redis → s3rver)
+    'skip-archiver': { type: 'boolean', default: false },
   },
 })
 const runs = Number(args.runs)
@@ -265,6 +268,16 @@ async function main(): Promise<void> {
   const sluice = await benchSluice(scenarios)
   const peerRows = await benchKinesalite(scenarios)
   const e2e = args['skip-e2e'] ? undefined : await benchEndToEnd()
+  let archive: ArchiverBenchResult | undefined
+  if (!args['skip-archiver']) {
+    const dataDir = join(resultsDir, 'ingest-data-archive')
+    mkdirSync(dataDir, { recursive: true })
+    const S = SCENARIOS.a!
+    archive = await benchArchiver(repo, dataDir, (endpoint, stream, pid) =>
+      putload(['--endpoint', endpoint, '--protocol', 'rest', '--stream', stream, '--batch', String(S.batch), '--size', String(S.size),
+        '--concurrency', String(S.concurrency), '--pid', String(pid), '--duration', String(duration), '--label', 'sluice-rest/a/archiver']),
+    )
+  }
   const rows = [...sluice.rows, ...peerRows]
 
   const lines = [
@@ -293,10 +306,21 @@ async function main(): Promise<void> {
       `one consumer draining one shard: ${e2e.drainRecordsPerSec.toLocaleString('en-US')} records/s (${e2e.drainRecords.toLocaleString('en-US')} records of 100 B)`,
     )
   }
+  if (archive) {
+    const keptUp = archive.catchUpSeconds <= 2 + 3 && archive.archiverCores <= 0.5
+    lines.push(
+      '',
+      `archiver under scenario a (REST, objects close after 2 s): ingest ${fmt(archive.ingestRecordsPerSec)} records/s for ${archive.loadSeconds.toFixed(1)} s; ` +
+        `all ${fmt(archive.records)} records archived ${archive.catchUpSeconds.toFixed(1)} s after the load stopped ` +
+        `(${fmt(archive.archiverRecordsPerSec)} records/s over the whole run), archiver CPU ${archive.archiverCores.toFixed(2)} cores; ` +
+        `${fmt(archive.objects)} objects, compression ${(archive.recordBytes / Math.max(1, archive.compressedBytes)).toFixed(2)}x (record bytes / gzip bytes) ` +
+        `(goal: keeps up using <= 0.5 core: ${keptUp ? 'yes' : 'no'})`,
+    )
+  }
   const report = lines.join('\n')
   console.log(report)
   const file = join(resultsDir, `bench-${started.replace(/[:.]/g, '-')}.json`)
-  writeFileSync(file, JSON.stringify({ started, runs, duration, warmup, rows, rssTrail: sluice.rssTrail, endToEnd: e2e }, null, 2))
+  writeFileSync(file, JSON.stringify({ started, runs, duration, warmup, rows, rssTrail: sluice.rssTrail, endToEnd: e2e, archiver: archive }, null, 2))
   log(`\nraw results: ${file}`)
 }
 
