@@ -92,6 +92,8 @@ export class Archiver {
   private readonly catalog: StreamCatalog
   private readonly backoff = new Map<string, Backoff>()
   private readonly held = new Set<string>()
+  /** per shard: how far the measuring of its next object got (see nextObject) */
+  private readonly scans = new Map<string, { cursor: string | null; cutter: ObjectCutter; from: string; firstMs: number | null }>()
   private stopping = false
   private loop: Promise<void> | undefined
   private wake: (() => void) | undefined
@@ -264,45 +266,86 @@ export class Archiver {
   }
 
   /**
-   * The records of the next object after `cursor`, or none when it cannot be closed yet. Redis time
-   * is read in the same MULTI as the records, before them.
+   * The records of the next object after `cursor`, or none when it cannot be closed yet. Records are
+   * first only measured (where the scan got to is kept between passes, so a shard whose object is
+   * not old enough yet is not read again from its cursor every pass); the object's records are read
+   * once it is known where it ends. Redis time is read in the same MULTI as the records, before them.
    */
   private async nextObject(ref: ShardRef, cursor: string | null): Promise<{ entries: EntryToArchive[] | null; backlogSeconds: number }> {
-    const entries: EntryToArchive[] = []
-    const cutter = new ObjectCutter(ref.shardIndex, this.o.objects)
-    let from = cursor ? `(${cursor}` : '-'
+    const id = `${ref.stream.name}:${ref.stream.generation}:${ref.shardIndex}`
+    let scan = this.scans.get(id)
+    if (!scan || scan.cursor !== cursor) {
+      scan = { cursor, cutter: new ObjectCutter(this.o.objects), from: cursor ? `(${cursor}` : '-', firstMs: null }
+      this.scans.set(id, scan)
+    }
+    const expected = cursor ? entryOrdinal(cursor) + 1 : 1
+    // A scan that starts at the cursor in this call keeps what it read: an object that closes
+    // within the same call (by size, the usual case under load) is not read twice.
+    const kept: EntryToArchive[] | null = scan.cutter.count === 0 ? [] : null
+    let count = 0
     let nowMs = 0
     for (;;) {
-      const replies = await this.o.redis.multi().time().xrange(ref.keys.log, from, '+', 'COUNT', READ_BATCH).exec()
-      if (!replies) throw new Error('MULTI was aborted')
-      const [timeReply, rangeReply] = replies
-      if (timeReply?.[0]) throw timeReply[0]
-      if (rangeReply?.[0]) throw rangeReply[0]
-      const [sec, usec] = timeReply![1] as [string, string]
-      nowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000)
-      const batch = rangeReply![1] as Array<[string, string[]]>
-      for (const [entryId, fields] of batch) {
-        let partitionKey = ''
-        let data = ''
-        for (let j = 0; j + 1 < fields.length; j += 2) {
-          if (fields[j] === 'k') partitionKey = fields[j + 1]!
-          else if (fields[j] === 'd') data = fields[j + 1]!
-        }
-        entries.push({ entryId, partitionKey, data })
-      }
-      const head = entries[0]
-      if (head && entryOrdinal(head.entryId) !== (cursor ? entryOrdinal(cursor) + 1 : 1)) {
+      const { nowMs: now, batch } = await this.readRange(ref, scan.from, READ_BATCH)
+      nowMs = now
+      const head = batch[0]
+      if (head && scan.cutter.count === 0 && entryOrdinal(head.entryId) !== expected) {
         // Ordinals count records one by one, and trims never pass the cursor: a missing record
         // after our cursor means the cursor moved on without us (our lease lapsed). An object
         // started anywhere else would overlap the real chain.
+        this.scans.delete(id)
         throw new StaleCursorError(`the record after cursor ${cursor ?? '(none)'} is gone: another archiver moved on`)
       }
-      const n = cutter.cut(entries, nowMs, batch.length < READ_BATCH)
-      const backlogSeconds = entries[0] ? Math.max(0, (nowMs - entryMs(entries[0].entryId)) / 1000) : 0
-      if (n > 0) return { entries: entries.slice(0, n), backlogSeconds }
-      if (n === 0) return { entries: null, backlogSeconds }
-      from = `(${entries[entries.length - 1]!.entryId}`
+      if (head && scan.firstMs === null) scan.firstMs = entryMs(head.entryId)
+      let ended = false
+      for (const e of batch) {
+        if (scan.cutter.push(e)) {
+          ended = true
+          break
+        }
+        kept?.push(e)
+        scan.from = `(${e.entryId}`
+      }
+      count = scan.cutter.closable(nowMs, !ended && batch.length < READ_BATCH)
+      if (ended || batch.length < READ_BATCH) break
     }
+    const backlogSeconds = scan.firstMs === null ? 0 : Math.max(0, (nowMs - scan.firstMs) / 1000)
+    if (count === 0) return { entries: null, backlogSeconds }
+    this.scans.delete(id)
+    const entries: EntryToArchive[] = kept && kept.length >= count ? kept.slice(0, count) : []
+    let from = cursor ? `(${cursor}` : '-'
+    while (entries.length < count) {
+      const { batch } = await this.readRange(ref, from, Math.min(count - entries.length, 10 * READ_BATCH))
+      if (batch.length === 0) break
+      for (const e of batch) entries.push(e)
+      from = `(${batch[batch.length - 1]!.entryId}`
+    }
+    if (entries.length !== count || entryOrdinal(entries[0]!.entryId) !== expected || entryOrdinal(entries[count - 1]!.entryId) !== expected + count - 1) {
+      throw new StaleCursorError(`the records after cursor ${cursor ?? '(none)'} changed while archiving: another archiver moved on`)
+    }
+    return { entries, backlogSeconds }
+  }
+
+  /** Redis time and up to `count` records from `from`, in one MULTI (time first). */
+  private async readRange(ref: ShardRef, from: string, count: number): Promise<{ nowMs: number; batch: EntryToArchive[] }> {
+    const replies = await this.o.redis.multi().time().xrange(ref.keys.log, from, '+', 'COUNT', count).exec()
+    if (!replies) throw new Error('MULTI was aborted')
+    const [timeReply, rangeReply] = replies
+    if (timeReply?.[0]) throw timeReply[0]
+    if (rangeReply?.[0]) throw rangeReply[0]
+    const [sec, usec] = timeReply![1] as [string, string]
+    const raw = rangeReply![1] as Array<[string, string[]]>
+    const batch: EntryToArchive[] = new Array(raw.length)
+    for (let i = 0; i < raw.length; i++) {
+      const [entryId, fields] = raw[i]!
+      let partitionKey = ''
+      let data = ''
+      for (let j = 0; j + 1 < fields.length; j += 2) {
+        if (fields[j] === 'k') partitionKey = fields[j + 1]!
+        else if (fields[j] === 'd') data = fields[j + 1]!
+      }
+      batch[i] = { entryId, partitionKey, data }
+    }
+    return { nowMs: Number(sec) * 1000 + Math.floor(Number(usec) / 1000), batch }
   }
 
   private async upload(key: string, body: Buffer, md5: string, md5Hex: string): Promise<void> {
@@ -330,7 +373,7 @@ export class Archiver {
     if (this.o.hotMaxBytes > 0) {
       const written = Number((await this.o.redis.hget(ref.keys.state, 'wbytes')) ?? 0)
       const fromOrdinal = status.below ? entryOrdinal(status.below) : 0
-      const objects = await this.objectsFrom(ref.keys, fromOrdinal)
+      const objects = await this.index.objectsFromOrdinal(ref.keys, fromOrdinal)
       // Bytes still in Redis: everything not archived, plus the archived objects not trimmed yet.
       let hot = written - status.archivedBytes
       for (const o of objects) hot += o.bytes
@@ -345,16 +388,6 @@ export class Archiver {
     const removed = await this.index.trim(ref.keys, below)
     if (removed > 0) this.o.metrics.trimmed.inc({ stream: ref.stream.name }, removed)
     return removed
-  }
-
-  private async objectsFrom(keys: ShardKeys, ordinal: number) {
-    const all: Awaited<ReturnType<ArchiveIndex['objects']>> = []
-    let o = await this.index.objectFromOrdinal(keys, ordinal)
-    while (o) {
-      all.push(o)
-      o = await this.index.objectFromOrdinal(keys, entryOrdinal(o.lastEntryId) + 1)
-    }
-    return all
   }
 
   /** Deletes objects whose records are all past the stream's retention. */

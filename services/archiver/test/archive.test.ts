@@ -92,6 +92,29 @@ describe('archive to S3', () => {
     }
   })
 
+  it('hot byte bound: Redis keeps about SLUICE_HOT_MAX_BYTES of archived records per shard (whole objects), unarchived ones always', async () => {
+    assert.equal((await world.sluice.request('POST', '/v1/streams', { name: 'hot', shardCount: 1, writeLimits: { recordsPerSecond: 100_000 } })).status, 201)
+    const bound = 20_000
+    const { archiver, redis, close } = await archiverFor(world, { hotMaxBytes: bound })
+    try {
+      const acked = await putMany(world.sluice, 'hot', 3000)
+      await archiveAll(archiver, redis, 'hot')
+      await archiver.pass()
+      const stream = (await new StreamCatalog(redis).get('hot'))!
+      const entries = await redis.xrange(shardKeys('hot', stream.generation, 0).log, '-', '+')
+      let bytes = 0
+      for (const [, fields] of entries) bytes += Buffer.byteLength(fields[1]!) + Buffer.from(fields[3]!, 'base64').length
+      assert.ok(entries.length > 0, 'the newest records stay hot')
+      assert.ok(bytes <= bound, `${bytes} bytes left in Redis, bound ${bound}`)
+      assert.ok(bytes > bound - 16 * 1024, `trimmed by whole objects only as far as needed (${bytes} bytes left)`)
+      // Still one seamless read from the start.
+      const read = await readAll(world.sluice, 'hot', 'shardId-000000000000')
+      assert.deepEqual(read.map((r: any) => r.sequenceNumber), acked.get('shardId-000000000000'))
+    } finally {
+      await close()
+    }
+  })
+
   it('retention: records past it are never returned from the archive, and objects past it are deleted', async () => {
     assert.equal((await world.sluice.request('POST', '/v1/streams', { name: 'ret', shardCount: 1, retentionHours: 24, writeLimits: { recordsPerSecond: 100_000 } })).status, 201)
     const { archiver, redis, close } = await archiverFor(world, { hotRetentionMs: 0 })

@@ -18,8 +18,14 @@ import {
   type SluiceRedis,
   type NewStream,
   ArchiveIndex,
+  decodeObject,
+  encodeObject,
+  ndjsonLine,
+  ndjsonLineBytes,
+  objectEnd,
   type ArchivedObject,
 } from '../src/index.js'
+import { sequenceNumberFromEntryId } from '@sluice/protocol'
 
 const topologies = [
   {
@@ -350,3 +356,40 @@ for (const topology of topologies) {
     })
   })
 }
+
+describe('archive objects', () => {
+  it('an NDJSON line is what JSON.stringify gives, its size is known without building it, and objects decode back', () => {
+    const keys = ['user-1', 'a"b', 'back\\slash', 'ü', '😀', 'tab\there', 'ctl\u0001']
+    const entries = keys.map((partitionKey, i) => ({ entryId: `1795593561223-${i + 1}`, partitionKey, data: Buffer.from(`d${i}`).toString('base64') }))
+    for (const e of entries) {
+      const line = ndjsonLine(e, 3)
+      const expected = {
+        sequenceNumber: sequenceNumberFromEntryId(e.entryId, 3),
+        partitionKey: e.partitionKey,
+        data: e.data,
+        approximateArrivalTimestamp: 1795593561223,
+      }
+      assert.equal(line, JSON.stringify(expected) + '\n')
+      assert.equal(ndjsonLineBytes(e), Buffer.byteLength(line), e.partitionKey)
+    }
+    const object = encodeObject('p', 's', 1, 3, entries)
+    assert.equal(object.description.key, `p/s/1/shardId-000000000003/${sequenceNumberFromEntryId(entries[0]!.entryId, 3)}.ndjson.gz`)
+    assert.deepEqual(decodeObject(object.body).map((r) => r.partitionKey), keys)
+    // Same records, same bytes: a retried upload writes the same object.
+    assert.deepEqual(encodeObject('p', 's', 1, 3, entries).body, object.body)
+  })
+
+  it('an object closes by size (at least one record) or by age, and only once it is sure', () => {
+    const e = (ms: number, ordinal: number, bytes = 10) => ({ entryId: `${ms}-${ordinal}`, partitionKey: 'k', data: 'A'.repeat(bytes) })
+    const limits = { maxBytes: 400, maxAgeMs: 1000 }
+    const line = ndjsonLineBytes(e(1000, 1))
+    const perObject = Math.floor(400 / line)
+    const many = Array.from({ length: 20 }, (_, i) => e(1000 + i, i + 1))
+    assert.equal(objectEnd(many, limits, 0, false), perObject, 'by size, as soon as a record beyond it is seen')
+    assert.equal(objectEnd(many.slice(0, perObject), limits, 1500, true), 0, 'not closable: not old enough and nothing beyond it')
+    assert.equal(objectEnd(many.slice(0, perObject), limits, 1500, false), -1, 'more records may follow')
+    assert.equal(objectEnd(many.slice(0, 2), limits, 2000, true), 2, 'by age once Redis time passed the bound')
+    assert.equal(objectEnd([e(1000, 1), e(2000, 2)], limits, 0, false), 1, 'by age when a later record arrived after the bound')
+    assert.equal(objectEnd([e(1000, 1, 10_000), e(1001, 2)], limits, 0, false), 1, 'a record larger than the bound goes alone')
+  })
+})
