@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # npm start: Sluice on this machine. Installs what is missing and builds (ensure-deps.sh), starts a
-# private redis-server with infra/redis/sluice.conf (data in .data/redis, AOF on) unless it already
-# runs, then the ingest service in the foreground.
+# private redis-server with infra/redis/sluice.conf (data in .data/redis, AOF on) and a local S3
+# store (s3rver, data in .data/s3) unless they already run, the archiver in the background, then the
+# ingest service in the foreground.
 #
 #   SLUICE_LOCAL_REDIS_PORT  the private Redis's port (default 6479, beside a system Redis on 6379)
+#   SLUICE_LOCAL_S3_PORT     the local S3's port (default 4568); set SLUICE_S3_BUCKET (and
+#                            SLUICE_S3_ENDPOINT) to archive to an S3 of your own instead
 #   SLUICE_REDIS_FSYNC       everysec (default) or always: the AOF fsync policy, told to Redis and ingest
 #   SLUICE_HOST, SLUICE_PORT where the service listens (default 127.0.0.1:4600)
 set -euo pipefail
@@ -91,10 +94,56 @@ else
   say "reusing the Redis already running on 127.0.0.1:$redis_port (appendfsync $fsync)"
 fi
 
-# ---------------------------------------------------------------------------------------------
-# LOCAL S3 AND ARCHIVER (next issue): start the local S3 store (data in .data/s3) and the archiver
-# here, in the background, before the ingest service takes over this shell with exec.
-# ---------------------------------------------------------------------------------------------
+# The local S3 store (s3rver, data in .data/s3) and the archiver, unless SLUICE_S3_BUCKET names an
+# S3 of the user's own. s3rver keeps running like Redis; the archiver stops with the service.
+if [ -z "${SLUICE_S3_BUCKET:-}" ]; then
+  s3_port="${SLUICE_LOCAL_S3_PORT:-4568}"
+  s3_dir="$repo/.data/s3"
+  s3_pidfile="$s3_dir/s3rver.pid"
+  s3_log="$repo/.data/s3rver.log"
+  s3rver_js="$(node -e 'console.log(require.resolve("s3rver/bin/s3rver.js", { paths: [process.argv[1]] }))' "$repo/services/testkit")"
+  mkdir -p "$s3_dir"
+  # Ours if the pidfile names a live node process running s3rver on this directory.
+  private_s3_pid() {
+    local pid
+    pid="$(cat "$s3_pidfile" 2>/dev/null)" || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "s3rver.js --directory $s3_dir " || return 1
+    echo "$pid"
+  }
+  s3_answers() { curl -s -o /dev/null -m 2 "http://127.0.0.1:$s3_port/" 2>/dev/null; }
+  if private_s3_pid >/dev/null; then
+    say "reusing the local S3 (s3rver) already running on 127.0.0.1:$s3_port"
+  elif s3_answers; then
+    say "something else answers on 127.0.0.1:$s3_port: stop it or choose another port with SLUICE_LOCAL_S3_PORT"
+    exit 1
+  else
+    # Its own session: Ctrl-C on the service leaves it running, as it does Redis.
+    setsid nohup node "$s3rver_js" --directory "$s3_dir" --address 127.0.0.1 --port "$s3_port" --silent \
+      --configure-bucket sluice >>"$s3_log" 2>&1 </dev/null &
+    echo $! >"$s3_pidfile"
+    deadline=$((SECONDS + 30))
+    until s3_answers; do
+      if ! private_s3_pid >/dev/null; then
+        say "the local S3 (s3rver) did not start; from $s3_log:"
+        tail -n 20 "$s3_log" >&2 || true
+        exit 1
+      fi
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        say "the local S3 on 127.0.0.1:$s3_port did not answer within 30 s; see $s3_log"
+        exit 1
+      fi
+      sleep 0.1
+    done
+    say "started a local S3 (s3rver) on 127.0.0.1:$s3_port (data in .data/s3, bucket sluice)"
+  fi
+  export SLUICE_S3_ENDPOINT="http://127.0.0.1:$s3_port" SLUICE_S3_BUCKET=sluice SLUICE_S3_FORCE_PATH_STYLE=1 SLUICE_S3_REGION=us-east-1
+  # s3rver checks signatures against these fixed credentials.
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-S3RVER}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-S3RVER}"
+  s3_note="  Local S3 (s3rver): http://127.0.0.1:$s3_port, bucket sluice; stop it with  kill \$(cat .data/s3/s3rver.pid)"
+else
+  s3_note="  Archive: s3://$SLUICE_S3_BUCKET (${SLUICE_S3_ENDPOINT:-AWS})"
+fi
 
 export SLUICE_REDIS_URL="redis://127.0.0.1:$redis_port"
 export SLUICE_DATA_DIR="$repo/.data"
@@ -102,20 +151,46 @@ export SLUICE_REDIS_FSYNC="$fsync"
 host="${SLUICE_HOST:-127.0.0.1}"
 port="${SLUICE_PORT:-4600}"
 server_js="services/ingest/dist/src/server.js"
-if [ ! -f "$server_js" ]; then
-  say "$server_js is missing: the build produced no ingest server (does services/ingest/src/server.ts exist?)"
+archiver_js="services/archiver/dist/src/server.js"
+for js in "$server_js" "$archiver_js"; do
+  if [ ! -f "$js" ]; then
+    say "$js is missing: the build did not produce it"
+    exit 1
+  fi
+done
+
+# The archiver in the background, logging to .data/archiver.log; it stops when the service does.
+archiver_log="$repo/.data/archiver.log"
+node "$archiver_js" >>"$archiver_log" 2>&1 &
+archiver_pid=$!
+stop_archiver() { kill -TERM "$archiver_pid" 2>/dev/null && wait "$archiver_pid" 2>/dev/null || true; }
+trap stop_archiver EXIT
+sleep 0.5
+if ! kill -0 "$archiver_pid" 2>/dev/null; then
+  say "the archiver did not start; from $archiver_log:"
+  tail -n 20 "$archiver_log" >&2 || true
   exit 1
 fi
+say "started the archiver (metrics on 127.0.0.1:${SLUICE_ARCHIVER_METRICS_PORT:-4601}, log in .data/archiver.log)"
 
 # "user-1" hashes into the upper half of the key space, i.e. shard 1 of 2.
 cat >&2 <<TXT
 
   Sluice: http://$host:$port
-  Ctrl-C stops the service; its Redis keeps running: stop it with  redis-cli -p $redis_port shutdown
+  Ctrl-C stops the service and the archiver; its Redis keeps running: stop it with  redis-cli -p $redis_port shutdown
+$s3_note
 
   curl -s -XPOST $host:$port/v1/streams -H 'content-type: application/json' -d '{"name":"demo","shardCount":2}'
   curl -s -XPOST $host:$port/v1/streams/demo/records -H 'content-type: application/json' -d '{"records":[{"partitionKey":"user-1","data":"aGVsbG8="}]}'
   curl -s '$host:$port/v1/streams/demo/shards/shardId-000000000001/records?from=TRIM_HORIZON'
 
 TXT
-exec node "$server_js"
+# Not exec: this shell stays to stop the archiver when the service ends. Ctrl-C reaches both.
+trap 'kill -TERM "$ingest_pid" 2>/dev/null' TERM
+node "$server_js" &
+ingest_pid=$!
+status=0
+wait "$ingest_pid" || status=$?
+# A TERM to this shell interrupts the wait: wait again for the service to finish its shutdown.
+if kill -0 "$ingest_pid" 2>/dev/null; then wait "$ingest_pid" || status=$?; fi
+exit "$status"

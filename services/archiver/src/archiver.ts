@@ -288,7 +288,8 @@ export class Archiver {
       const { nowMs: now, batch } = await this.readRange(ref, scan.from, READ_BATCH)
       nowMs = now
       const head = batch[0]
-      if (head && scan.cutter.count === 0 && entryOrdinal(head.entryId) !== expected) {
+      // (No cursor yet: nothing was ever trimmed, the head is the shard's first record.)
+      if (head && cursor && scan.cutter.count === 0 && entryOrdinal(head.entryId) !== expected) {
         // Ordinals count records one by one, and trims never pass the cursor: a missing record
         // after our cursor means the cursor moved on without us (our lease lapsed). An object
         // started anywhere else would overlap the real chain.
@@ -319,7 +320,7 @@ export class Archiver {
       for (const e of batch) entries.push(e)
       from = `(${batch[batch.length - 1]!.entryId}`
     }
-    if (entries.length !== count || entryOrdinal(entries[0]!.entryId) !== expected || entryOrdinal(entries[count - 1]!.entryId) !== expected + count - 1) {
+    if (entries.length !== count || (cursor && entryOrdinal(entries[0]!.entryId) !== expected)) {
       throw new StaleCursorError(`the records after cursor ${cursor ?? '(none)'} changed while archiving: another archiver moved on`)
     }
     return { entries, backlogSeconds }

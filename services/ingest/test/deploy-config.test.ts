@@ -56,7 +56,7 @@ describe('deployment files', () => {
     const ingest = compose.services.ingest
     const documented = documentedVariables()
     assert.ok(documented.size >= 10, `README documents ${documented.size} variables`)
-    for (const name of Object.keys(ingest.environment)) assert.ok(documented.has(name), `${name} is not in the README configuration table`)
+    for (const name of Object.keys(ingest.environment).filter((n) => n.startsWith('SLUICE_'))) assert.ok(documented.has(name), `${name} is not in the README configuration table`)
     const port = ingest.environment.SLUICE_PORT
     assert.ok(ingest.ports.some((p: string) => p.endsWith(`:${port}`)), `publishes ${ingest.ports}, listens on ${port}`)
     assert.equal(ingest.environment.SLUICE_HOST, '0.0.0.0', 'inside a container it must listen beyond loopback')
@@ -65,6 +65,19 @@ describe('deployment files', () => {
     assert.match(dockerfile, /^USER node$/m)
     assert.match(dockerfile, /^HEALTHCHECK /m)
     assert.ok(ingest.healthcheck?.test, 'ingest has a healthcheck in compose too')
+  })
+
+  it('docker-compose.yml: the archiver and the ingest share one S3 (MinIO, its bucket created at start) and the archiver uses only documented variables', () => {
+    const { archiver, ingest, minio } = compose.services
+    const documented = documentedVariables()
+    for (const name of Object.keys(archiver.environment).filter((n) => n.startsWith('SLUICE_'))) assert.ok(documented.has(name), `${name} is not in the README configuration table`)
+    for (const name of ['SLUICE_S3_ENDPOINT', 'SLUICE_S3_BUCKET', 'SLUICE_S3_FORCE_PATH_STYLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      assert.equal(String(archiver.environment[name]), String(ingest.environment[name]), `${name} differs between archiver and ingest`)
+    }
+    assert.equal(archiver.environment.AWS_ACCESS_KEY_ID, minio.environment.MINIO_ROOT_USER)
+    assert.match(compose.services['minio-init'].entrypoint.join(' '), new RegExp(`mc mb --ignore-existing local/${archiver.environment.SLUICE_S3_BUCKET}`))
+    assert.equal(archiver.depends_on['minio-init'].condition, 'service_completed_successfully')
+    assert.equal(archiver.environment.SLUICE_ARCHIVER_HOST, '0.0.0.0', 'Prometheus scrapes it from another container')
   })
 
   it('the configuration the service reads is the configuration the README documents', () => {
@@ -93,7 +106,8 @@ describe('deployment files', () => {
       for (const target of job.static_configs.flatMap((c) => c.targets)) {
         const [host, port] = target.split(':')
         assert.ok(host! in compose.services, `${job.job_name} scrapes ${host}, which compose does not run`)
-        assert.equal(String(compose.services[host!].environment?.SLUICE_PORT), port)
+        const env = compose.services[host!].environment ?? {}
+        assert.equal(String(env.SLUICE_PORT ?? env.SLUICE_ARCHIVER_METRICS_PORT), port, `${host} serves /metrics on ${port}`)
       }
     }
     assert.ok(compose.services.prometheus.volumes.some((v: string) => v.startsWith('./infra/prometheus/prometheus.yml:')))
