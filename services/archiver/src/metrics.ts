@@ -45,6 +45,6 @@ export class ArchiverMetrics {
   readonly leasesHeld = new Gauge({ name: 'sluice_archiver_leases_held', help: 'Shards this archiver holds the lease of', registers: [this.registry] })
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry })
+    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_archiver_' })
   }
 }

@@ -31,6 +31,8 @@ describe('deployment files', () => {
     await s.request('GET', '/v1/streams/d/shards/shardId-000000000000/records?from=TRIM_HORIZON')
     const text = (await s.request('GET', '/metrics')).text
     metricNames = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!))
+    // The archiver's metrics, as its source declares them (it is its own process and package).
+    for (const m of read('services/archiver/src/metrics.ts').matchAll(/name: '(sluice_archiver_[a-z0-9_]+)'/g)) metricNames.add(m[1]!)
   })
   after(async () => s.close())
 
