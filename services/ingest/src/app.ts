@@ -16,6 +16,7 @@ import { SluiceLogController, loggerOptions } from './logging.js'
 import { IngestMetrics } from './metrics.js'
 import { StreamDirectory } from './stream-directory.js'
 import { healthRoutes, metricsRoute } from './routes/health.js'
+import { refreshGroupMetrics } from './actions/consumer-groups.js'
 import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
@@ -196,7 +197,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   })
 
   healthRoutes(app, redis, () => closed || lifecycle.draining)
-  metricsRoute(app, metrics)
+  metricsRoute(app, metrics, () => refreshGroupMetrics(ctx))
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
   groupRoutes(app, ctx)

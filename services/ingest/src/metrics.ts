@@ -3,7 +3,7 @@
  * do not collide). Names `sluice_*` in base units; labels of bounded cardinality: stream, route,
  * method, status, reason, script — never a partition key.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 export type RefusalReason = 'throttled' | 'invalid' | 'unavailable'
 
@@ -57,6 +57,27 @@ export class IngestMetrics {
     name: 'sluice_archive_reads_total',
     help: 'Reads answered from the S3 archive (their records were trimmed from Redis)',
     labelNames: ['stream'] as const,
+    registers: [this.registry],
+  })
+
+  readonly groupLagRecords = new Gauge({
+    name: 'sluice_consumer_group_lag_records',
+    help: 'Records not yet checkpointed by a consumer group, summed over the shards (as of the scrape)',
+    labelNames: ['stream', 'group'] as const,
+    registers: [this.registry],
+  })
+
+  readonly groupLagSeconds = new Gauge({
+    name: 'sluice_consumer_group_lag_seconds',
+    help: "How far a consumer group's checkpoints are behind the newest record, worst shard (as of the scrape)",
+    labelNames: ['stream', 'group'] as const,
+    registers: [this.registry],
+  })
+
+  readonly groupLeasesHeld = new Gauge({
+    name: 'sluice_consumer_group_leases_held',
+    help: 'Shards each live worker of a consumer group holds (as of the scrape)',
+    labelNames: ['stream', 'group', 'worker'] as const,
     registers: [this.registry],
   })
 

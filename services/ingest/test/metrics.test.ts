@@ -79,6 +79,26 @@ describe('metrics', () => {
     assert.ok(count('sluice_redis_operation_duration_seconds', { operation: 'put-records', outcome: 'ok' }) >= 3)
   })
 
+  it('reports consumer-group lag (records, seconds) and the leases each worker holds, from checkpoints', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'lagged', shardCount: 1 })).status, 201)
+    const put = await s.request('POST', '/v1/streams/lagged/records', { records: Array.from({ length: 10 }, (_, i) => ({ partitionKey: 'k', data: b64(String(i)) })) })
+    const seqs = put.body.records.map((r: any) => r.sequenceNumber)
+    const beat = await s.request('POST', '/v1/streams/lagged/groups/g1/workers/w1/heartbeat', { leaseTtlMs: 10_000 })
+    assert.equal(beat.status, 200)
+    const token = beat.body.shards[0].leaseToken
+    let m = await scrape(s)
+    assert.equal(value(m, 'sluice_consumer_group_lag_records', { stream: 'lagged', group: 'g1' }), 10, 'nothing checkpointed: all ten behind')
+    assert.equal(value(m, 'sluice_consumer_group_leases_held', { stream: 'lagged', group: 'g1', worker: 'w1' }), 1)
+    assert.equal((await s.request('PUT', '/v1/streams/lagged/groups/g1/shards/shardId-000000000000/checkpoint', { sequenceNumber: seqs[3], leaseToken: token })).status, 200)
+    m = await scrape(s)
+    assert.equal(value(m, 'sluice_consumer_group_lag_records', { stream: 'lagged', group: 'g1' }), 6, 'six records after the checkpoint')
+    assert.ok(value(m, 'sluice_consumer_group_lag_seconds', { stream: 'lagged', group: 'g1' }) >= 0)
+    // A worker that leaves holds nothing.
+    assert.equal((await s.request('DELETE', '/v1/streams/lagged/groups/g1/workers/w1')).status, 204)
+    m = await scrape(s)
+    assert.equal(value(m, 'sluice_consumer_group_leases_held', { stream: 'lagged', group: 'g1', worker: 'w1' }), 0)
+  })
+
   it('exports the Node.js defaults under the sluice_ prefix and keeps keys and ids out of labels', async () => {
     const f = (await scrape(s)).families
     for (const name of ['sluice_process_cpu_seconds_total', 'sluice_nodejs_eventloop_lag_seconds', 'sluice_nodejs_heap_size_used_bytes', 'sluice_nodejs_gc_duration_seconds']) {

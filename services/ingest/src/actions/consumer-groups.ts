@@ -123,3 +123,37 @@ export async function describeGroup(ctx: ActionContext, stream: string, group: s
     shards,
   }
 }
+
+/** Most consumer groups a scrape describes (each costs a few Redis calls per shard). */
+const MAX_GROUPS_PER_SCRAPE = 500
+
+/** Sets the consumer-group gauges from every group's checkpoints and leases (for /metrics). */
+export async function refreshGroupMetrics(ctx: ActionContext): Promise<void> {
+  const rows: Array<{ stream: string; group: string; description: GroupDescription }> = []
+  let after: string | undefined
+  scan: for (;;) {
+    const page = await ctx.catalog.list(after, 1000)
+    for (const stored of page.streams) {
+      for (const group of await ctx.groups.list(stored.name, stored.generation)) {
+        if (rows.length >= MAX_GROUPS_PER_SCRAPE) break scan
+        try {
+          rows.push({ stream: stored.name, group, description: await describeGroup(ctx, stored.name, group) })
+        } catch (err) {
+          // Deleted between the listing and now: it simply has no series.
+          if (!(err instanceof ApiError && err.status === 404)) throw err
+        }
+      }
+    }
+    if (!page.more || page.streams.length === 0) break
+    after = page.streams[page.streams.length - 1]!.name
+  }
+  const { groupLagRecords, groupLagSeconds, groupLeasesHeld } = ctx.metrics
+  groupLagRecords.reset()
+  groupLagSeconds.reset()
+  groupLeasesHeld.reset()
+  for (const { stream, group, description } of rows) {
+    groupLagRecords.set({ stream, group }, description.shards.reduce((n, s) => n + s.lag.records, 0))
+    groupLagSeconds.set({ stream, group }, description.shards.reduce((m, s) => Math.max(m, s.lag.millis), 0) / 1000)
+    for (const w of description.workers) groupLeasesHeld.set({ stream, group, worker: w.workerId }, w.shards)
+  }
+}

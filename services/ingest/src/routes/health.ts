@@ -17,9 +17,16 @@ export function healthRoutes(app: FastifyInstance, redis: SluiceRedis, isClosing
   })
 }
 
-/** Prometheus text format; open like the health routes (see README). */
-export function metricsRoute(app: FastifyInstance, metrics: IngestMetrics): void {
-  app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
+/**
+ * Prometheus text format; open like the health routes (see README). `beforeScrape` refreshes the
+ * gauges that are read from Redis rather than counted as requests pass (consumer-group lag).
+ */
+export function metricsRoute(app: FastifyInstance, metrics: IngestMetrics, beforeScrape?: () => Promise<void>): void {
+  app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (req, reply) => {
+    if (beforeScrape) {
+      // A scrape still answers when Redis does not: the gauges keep their last values.
+      await beforeScrape().catch((err: unknown) => req.log.warn({ err: String(err) }, 'could not refresh consumer-group metrics'))
+    }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 }
