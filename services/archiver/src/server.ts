@@ -1,10 +1,12 @@
 /**
  * `npm run serve:archiver`: the archiver against the Redis and S3 named in the environment, with
- * /metrics (Prometheus) and /healthz on SLUICE_ARCHIVER_METRICS_PORT. SIGTERM finishes the object in
+ * /metrics (Prometheus), /livez (also /healthz) and /readyz (Redis and the bucket answer) on
+ * SLUICE_ARCHIVER_METRICS_PORT. SIGTERM finishes the object in
  * hand and exits; a kill -9 at any point loses nothing (the next holder of the lease redoes the
  * same object).
  */
 import { createServer } from 'node:http'
+import { HeadBucketCommand } from '@aws-sdk/client-s3'
 import { pino } from 'pino'
 import { connectRedis, createRedisClient, createS3Client } from '@sluice/store'
 import { Archiver } from './archiver.js'
@@ -38,9 +40,10 @@ async function main(): Promise<void> {
   redis.on('error', () => undefined)
 
   const metrics = new ArchiverMetrics()
+  const s3 = createS3Client(config.s3)
   const archiver = new Archiver({
     redis,
-    s3: createS3Client(config.s3),
+    s3,
     settings: config.s3,
     ...(config.archiverId ? { id: config.archiverId } : {}),
     objects: { maxBytes: config.archiveMaxBytes, maxAgeMs: config.archiveMaxAgeMs },
@@ -59,8 +62,17 @@ async function main(): Promise<void> {
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         (err: unknown) => res.writeHead(500).end(String(err)),
       )
-    } else if (req.method === 'GET' && req.url === '/healthz') {
+    } else if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/livez')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', archiver: archiver.id }))
+    } else if (req.method === 'GET' && req.url === '/readyz') {
+      // Ready: Redis answers and the bucket is reachable.
+      Promise.all([redis.ping(), s3.send(new HeadBucketCommand({ Bucket: config.s3.bucket }))]).then(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' })),
+        (err: unknown) =>
+          res
+            .writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' })
+            .end(JSON.stringify({ error: { code: 'ServiceUnavailable', message: `not ready: ${(err as Error).message}` } })),
+      )
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NotFound', message: `No route ${req.method} ${req.url}` } }))
     }

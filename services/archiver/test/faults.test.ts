@@ -27,7 +27,7 @@ async function startArchiver(world: World, id: string): Promise<ChildHandle> {
       SLUICE_HOT_RETENTION_MS: '0',
       SLUICE_LOG_LEVEL: 'warn',
     },
-    readyUrl: `http://127.0.0.1:${port}/healthz`,
+    readyUrl: `http://127.0.0.1:${port}/readyz`,
   })
 }
 
