@@ -6,8 +6,8 @@ import type { Ajv } from 'ajv'
 import type { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
-import { ArchiveReader, ConsumerGroups, ShardStore, StreamCatalog, connectRedis, createRedisClient, createS3Client, type SluiceRedis, type StoreObserver } from '@sluice/store'
-import type { Config } from './config.js'
+import { ApiKeys, ArchiveReader, ConsumerGroups, ShardStore, StreamCatalog, connectRedis, createRedisClient, createS3Client, type SluiceRedis, type StoreObserver } from '@sluice/store'
+import { authRequired, type Config } from './config.js'
 import type { ActionContext } from './context.js'
 import { ApiError, toApiError, validationError } from './errors.js'
 import { resolveIteratorSecret } from './iterator-secret.js'
@@ -17,6 +17,7 @@ import { IngestMetrics } from './metrics.js'
 import { StreamDirectory } from './stream-directory.js'
 import { healthRoutes, metricsRoute } from './routes/health.js'
 import { refreshGroupMetrics } from './actions/consumer-groups.js'
+import { authHooks } from './auth.js'
 import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
@@ -196,6 +197,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).send(e.toBody())
   })
 
+  if (authRequired(config)) authHooks(app, new ApiKeys(redis))
   healthRoutes(app, redis, () => closed || lifecycle.draining)
   metricsRoute(app, metrics, () => refreshGroupMetrics(ctx))
   streamRoutes(app, ctx)

@@ -41,6 +41,18 @@ export interface Config {
   maxUnarchivedBytes: number
   /** Decoded archive objects kept in memory for reads. */
   archiveCacheBytes: number
+  /** API keys required: on, off, or (unset) on unless bound to loopback. */
+  auth: 'on' | 'off' | undefined
+}
+
+/** Whether API keys are required: SLUICE_AUTH, or by default everywhere but on loopback. */
+export function authRequired(config: Pick<Config, 'auth' | 'host'>): boolean {
+  if (config.auth) return config.auth === 'on'
+  return !isLoopback(config.host)
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 export class ConfigError extends Error {
@@ -104,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     s3: loadS3Settings(env, problems),
     maxUnarchivedBytes: int('SLUICE_MAX_UNARCHIVED_BYTES', 256 * 1024 * 1024, 2 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
     archiveCacheBytes: int('SLUICE_ARCHIVE_CACHE_BYTES', 128 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
+    auth: oneOf('SLUICE_AUTH', ['on', 'off'] as const),
   }
   if (problems.length) throw new ConfigError(problems)
   return config

@@ -2,9 +2,9 @@
  * `npm run serve`: the ingest service against the Redis named in the environment. Owns listen and
  * signals; everything else is in buildApp.
  */
-import { checkRedisServer, connectRedis, createRedisClient, StreamCatalog } from '@sluice/store'
+import { ApiKeys, checkRedisServer, connectRedis, createRedisClient, StreamCatalog } from '@sluice/store'
 import { buildApp, http2Of } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, authRequired, loadConfig, type Config } from './config.js'
 import { Lifecycle, drainAndClose, trackSockets } from './shutdown.js'
 
 function fail(message: string, code = 1): never {
@@ -45,6 +45,18 @@ async function main(): Promise<void> {
     redis.disconnect()
     fail(`Redis is not fit to hold acknowledged records:\n  - ${check.errors.join('\n  - ')}`)
   }
+
+  // Access: keys are required unless bound to loopback (or SLUICE_AUTH=off); required with no key
+  // in Redis, nobody could use the service, so it refuses to start and says how to make one.
+  const auth = authRequired(config)
+  if (auth && (await new ApiKeys(redis).count()) === 0) {
+    redis.disconnect()
+    fail(
+      `API keys are required (${config.auth === 'on' ? 'SLUICE_AUTH=on' : `listening on ${config.host}, not loopback`}) but none exists: ` +
+        'create one with `npm run keys -- create --scope admin:*`, or set SLUICE_AUTH=off to run without access control',
+    )
+  }
+  if (!auth) check.warnings.push(`access control is off (${config.auth === 'off' ? 'SLUICE_AUTH=off' : `listening on ${config.host}, loopback only`}): anyone who reaches the port can read and write every stream`)
 
   const lifecycle = new Lifecycle()
   const app = await buildApp({ config, redis, lifecycle })

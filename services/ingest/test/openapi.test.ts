@@ -23,6 +23,7 @@ import { createStreamSchema, deleteStreamSchema, describeStreamSchema, listStrea
 import { getRecordsSchema, putRecordsSchema, putShardRecordsSchema } from '../src/routes/records.schema.js'
 import { checkpointSchema, describeGroupSchema, heartbeatSchema, leaveSchema, listGroupsSchema } from '../src/routes/groups.schema.js'
 import { b64, startSluice, type HttpAnswer, type Sluice } from './harness.js'
+import { ApiKeys, connectRedis, createRedisClient } from '@sluice/store'
 
 // ---------------------------------------------------------------------------------------------
 // The document
@@ -832,6 +833,24 @@ describe('openapi.yaml', () => {
       const r = await call(s, id, { params, query })
       const refused = r.status === 400 && r.body.error.code === 'ValidationError'
       assert.equal(!refused, valid, `${id} ${JSON.stringify(params)} ?${query.slice(0, 80)}: the server answered ${r.status} ${r.text.slice(0, 200)}`)
+    }
+  })
+
+  it('documents 401 and 403 when access control is on', async () => {
+    const guarded = await startSluice({ env: { SLUICE_AUTH: 'on' } })
+    const redis = createRedisClient({ url: guarded.redis.url })
+    try {
+      await connectRedis(redis)
+      const { token } = await new ApiKeys(redis).create('no-scope-here', ['read:zz-nothing'])
+      for (const o of operations.filter((x) => lists(x, 401))) {
+        const input = validInput(o.id, 'cold')
+        const none = await expectError(guarded, 401, 'Unauthorized', o.id, input)
+        assert.ok(none.body.error.message)
+        await expectError(guarded, 403, 'Forbidden', o.id, { ...input, headers: { ...input.headers, authorization: `Bearer ${token}` } })
+      }
+    } finally {
+      redis.disconnect()
+      await guarded.close()
     }
   })
 

@@ -6,6 +6,8 @@ export const API_ERRORS = {
   ValidationError: { status: 400, message: 'The request is not valid' },
   ExpiredIterator: { status: 400, message: 'The iterator has expired; get a new one' },
   InvalidIterator: { status: 400, message: 'The iterator is not one this service issued' },
+  Unauthorized: { status: 401, message: 'A valid API key is required (Authorization: Bearer <key>)' },
+  Forbidden: { status: 403, message: 'The API key has no scope for this' },
   NotFound: { status: 404, message: 'No such route' },
   StreamNotFound: { status: 404, message: 'No such stream' },
   ShardNotFound: { status: 404, message: 'No such shard' },

@@ -8,6 +8,7 @@
  *   sluice:{catalog}:groups:<name>:<gen>  SET   consumer groups of one stream generation (purged with it)
  *   sluice:{catalog}:generation           STRING counter; each created stream gets the next value
  *   sluice:{catalog}:readiness            STRING written by readiness probes (expires after 60 s)
+ *   sluice:{catalog}:apikeys              HASH  API key id -> JSON {name, scopes, salt, scrypt hash, createdAt}
  *   sluice:{catalog}:purge                LIST  "<name>|<generation>|<shardCount>" of deleted streams
  *                                               whose shard keys are still to be removed
  *   sluice:{<name>:<gen>:<shard>}:state   HASH  one shard's limits and token buckets; its presence
@@ -45,6 +46,7 @@ export const catalogKeys = {
   generation: `${CATALOG}generation`,
   purge: `${CATALOG}purge`,
   readiness: `${CATALOG}readiness`,
+  apiKeys: `${CATALOG}apikeys`,
   stream: (name: string): string => `${CATALOG}stream:${name}`,
   tags: (name: string): string => `${CATALOG}tags:${name}`,
   groups: (name: string, generation: number): string => `${CATALOG}groups:${name}:${generation}`,

@@ -17,6 +17,7 @@ export type KinesisErrorType =
   | 'SerializationException'
   | 'UnknownOperationException'
   | 'MissingAuthenticationTokenException'
+  | 'UnrecognizedClientException'
   | 'IncompleteSignatureException'
   | 'ServiceUnavailable'
   | 'InternalFailure'
@@ -32,6 +33,7 @@ const STATUS: Record<KinesisErrorType, number> = {
   SerializationException: 400,
   UnknownOperationException: 400,
   MissingAuthenticationTokenException: 403,
+  UnrecognizedClientException: 400,
   IncompleteSignatureException: 403,
   ServiceUnavailable: 503,
   InternalFailure: 500,
