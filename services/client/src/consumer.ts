@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import type { GetRecordsResponse, HeartbeatResponse } from '@sluice/protocol'
 import { SluiceError } from './errors.js'
-import { backoffMs, call, sleep, type Fetch } from './http.js'
+import { backoffMs, call, sleep, type Fetch, withApiKey } from './http.js'
 
 export interface ConsumerOptions {
   endpoint: string
@@ -28,6 +28,8 @@ export interface ConsumerOptions {
   maxPollMs?: number
   signal?: AbortSignal
   fetch?: Fetch
+  /** An API key (`sluice_…`), when the service requires one: sent as `Authorization: Bearer`. */
+  apiKey?: string
 }
 
 export interface ConsumerRecord {
@@ -65,7 +67,7 @@ interface OwnedShard {
 
 export class Consumer implements AsyncIterable<Batch> {
   readonly workerId: string
-  private readonly o: Required<Omit<ConsumerOptions, 'signal' | 'fetch' | 'workerId'>> & { fetch: Fetch }
+  private readonly o: Required<Omit<ConsumerOptions, 'signal' | 'fetch' | 'workerId' | 'apiKey'>> & { fetch: Fetch }
   private readonly stop = new AbortController()
   private readonly owned = new Map<string, OwnedShard>()
   private readonly ready: Batch[] = []
@@ -87,7 +89,7 @@ export class Consumer implements AsyncIterable<Batch> {
       batchSize: options.batchSize ?? 1000,
       minPollMs: options.minPollMs ?? 100,
       maxPollMs: options.maxPollMs ?? 1000,
-      fetch: options.fetch ?? fetch,
+      fetch: withApiKey(options.fetch ?? fetch, options.apiKey),
     }
     this.leaseTtlMs = this.o.leaseTtlMs
     options.signal?.addEventListener('abort', () => void this.close(), { once: true })

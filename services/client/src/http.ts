@@ -63,3 +63,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true })
   })
 }
+
+/** A fetch that sends the API key (`Authorization: Bearer …`) with every request; `fetchImpl` as is without one. */
+export function withApiKey(fetchImpl: Fetch, apiKey: string | undefined): Fetch {
+  if (!apiKey) return fetchImpl
+  return (input, init) => {
+    const headers = new Headers(init?.headers)
+    headers.set('authorization', `Bearer ${apiKey}`)
+    return fetchImpl(input, { ...init, headers })
+  }
+}

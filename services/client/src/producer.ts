@@ -10,7 +10,7 @@
  */
 import { MAX_PARTITION_KEY_LENGTH, MAX_PUT_PAYLOAD_BYTES, MAX_RECORDS_PER_PUT, MAX_RECORD_DATA_BYTES, type PutRecordsResponse } from '@sluice/protocol'
 import { ClosedError, SluiceError } from './errors.js'
-import { backoffMs, call, sleep, type Fetch } from './http.js'
+import { backoffMs, call, sleep, type Fetch, withApiKey } from './http.js'
 
 export interface ProducerOptions {
   /** e.g. http://127.0.0.1:4600 */
@@ -32,6 +32,8 @@ export interface ProducerOptions {
   /** Aborting it fails every record not yet acknowledged. */
   signal?: AbortSignal
   fetch?: Fetch
+  /** An API key (`sluice_…`), when the service requires one: sent as `Authorization: Bearer`. */
+  apiKey?: string
 }
 
 export interface PutResult {
@@ -53,7 +55,7 @@ function toBase64(data: Uint8Array | string): string {
 }
 
 export class Producer {
-  private readonly o: Required<Omit<ProducerOptions, 'signal' | 'fetch'>> & { fetch: Fetch }
+  private readonly o: Required<Omit<ProducerOptions, 'signal' | 'fetch' | 'apiKey'>> & { fetch: Fetch }
   private readonly signal: AbortSignal | undefined
   /** Not yet sent (or sent and put back for a retry), in put order. */
   private queue: Pending[] = []
@@ -82,7 +84,7 @@ export class Producer {
       maxInFlight: options.maxInFlight ?? 4,
       retryBaseMs: options.retryBaseMs ?? 100,
       retryMaxMs: options.retryMaxMs ?? 5000,
-      fetch: options.fetch ?? fetch,
+      fetch: withApiKey(options.fetch ?? fetch, options.apiKey),
     }
     this.signal = options.signal
     this.signal?.addEventListener('abort', () => this.failAll(new Error('producer aborted', { cause: this.signal?.reason })), { once: true })

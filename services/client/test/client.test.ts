@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { waitFor } from '@sluice/testkit'
 import { readAll, startSluice, type Sluice } from '@sluice/ingest/testing'
+import { ApiKeys, connectRedis, createRedisClient } from '@sluice/store'
 import { Consumer, Producer, type Batch, type ConsumerEvent } from '../src/index.js'
 
 describe('@sluice/client', () => {
@@ -162,5 +163,46 @@ describe('@sluice/client', () => {
     await new Promise((resolve) => setTimeout(resolve, 500))
     assert.equal(requestsAfterClose, 0, 'no reader or heartbeat outlives close()')
     assert.deepEqual(w.shards, [])
+  })
+})
+
+describe('@sluice/client with API keys', () => {
+  let s: Sluice
+  before(async () => {
+    s = await startSluice({ env: { SLUICE_AUTH: 'on', SLUICE_SHARD_READS_PER_SECOND: '1000' } })
+  })
+  after(async () => s.close())
+
+  it('sends its key; without one, or with a key lacking the scope, put fails at once (not retried)', async () => {
+    const redis = createRedisClient({ url: s.redis.url })
+    await connectRedis(redis)
+    const keys = new ApiKeys(redis)
+    const admin = (await keys.create('admin', ['admin:*'])).token
+    const writer = (await keys.create('w', ['write:k', 'read:k'])).token
+    const reader = (await keys.create('r', ['read:k'])).token
+    redis.disconnect()
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'k', shardCount: 1 }, { authorization: `Bearer ${admin}` })).status, 201)
+
+    const p = new Producer({ endpoint: s.url, stream: 'k', apiKey: writer })
+    const acked = await p.put('a', 'hello')
+    await p.close()
+    assert.ok(acked.sequenceNumber)
+
+    const t0 = Date.now()
+    const anonymous = new Producer({ endpoint: s.url, stream: 'k' })
+    await assert.rejects(anonymous.put('a', 'x'), (err: any) => err.code === 'Unauthorized' && err.status === 401)
+    const readOnly = new Producer({ endpoint: s.url, stream: 'k', apiKey: reader })
+    await assert.rejects(readOnly.put('a', 'x'), (err: any) => err.code === 'Forbidden' && err.status === 403)
+    assert.ok(Date.now() - t0 < 2000, 'refusals are not retried')
+
+    const c = new Consumer({ endpoint: s.url, stream: 'k', group: 'g', apiKey: reader, leaseTtlMs: 3000 })
+    const got: string[] = []
+    const run = c.run(async (batch) => {
+      for (const r of batch.records) got.push(Buffer.from(r.data).toString())
+    })
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, message: 'the consumer reads with its key' })
+    assert.deepEqual(got, ['hello'])
+    await c.close()
+    await run
   })
 })
