@@ -149,7 +149,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       shardReadBytesPerSecond: config.shardReadBytesPerSecond,
       maxUnarchivedBytes: config.s3 ? config.maxUnarchivedBytes : 0,
     },
-    archive: config.s3 ? new ArchiveReader(redis, createS3Client(config.s3), config.s3.bucket, config.archiveCacheBytes) : undefined,
+    archive: config.s3
+      ? new ArchiveReader(
+          redis,
+          // A reader waits for S3 at most this long, then gets a 503 with Retry-After.
+          createS3Client(config.s3, { requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000, throwOnRequestTimeout: true } }),
+          config.s3.bucket,
+          config.archiveCacheBytes,
+        )
+      : undefined,
     now: opts.now ?? Date.now,
     metrics,
   }
