@@ -20,7 +20,8 @@ async function startArchiver(world: World, id: string): Promise<ChildHandle> {
       ...world.env,
       SLUICE_ARCHIVER_ID: id,
       SLUICE_ARCHIVER_METRICS_PORT: String(port),
-      SLUICE_ARCHIVE_MAX_BYTES: '8192',
+      // Small objects (many uploads to kill in the middle of), not so small that catching up takes long.
+      SLUICE_ARCHIVE_MAX_BYTES: '65536',
       SLUICE_ARCHIVE_MAX_AGE_MS: '100',
       SLUICE_ARCHIVER_LEASE_TTL_MS: '1000',
       SLUICE_ARCHIVER_INTERVAL_MS: '20',
@@ -77,7 +78,9 @@ describe('archiver processes under faults', () => {
       }
       const acked = await writer.stop()
       // The restarted archiver takes the leases once the killed one's lapse, and catches up.
-      await archiveAll(null, redis, 'k9', 30_000)
+      await archiveAll(null, redis, 'k9', 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- archiver output ---\n${archiver.output().slice(-3000)}`)
+      })
       const objects = await assertArchiveExact(world, 'k9', acked)
       assert.ok(objects > 20, `${objects} objects`)
     } finally {
@@ -100,7 +103,7 @@ describe('archiver processes under faults', () => {
       a.resume()
       await new Promise((resolve) => setTimeout(resolve, 1000))
       const acked = await writer.stop()
-      await archiveAll(null, redis, 'two', 30_000)
+      await archiveAll(null, redis, 'two', 60_000)
       await assertArchiveExact(world, 'two', acked)
       // The freeze made leases change hands: the takeover path was exercised, not just one archiver.
       const stream = (await new StreamCatalog(redis).get('two'))!

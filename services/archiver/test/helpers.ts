@@ -176,7 +176,16 @@ export async function archiveAll(archiver: Archiver | null, redis: SluiceRedis, 
       if (last !== null && (cursor === null || cursor.slice(cursor.indexOf('-') + 1) !== last)) done = false
     }
     if (done) return
-    if (Date.now() > deadline) throw new Error(`${stream} was not fully archived within ${timeoutMs} ms`)
+    if (Date.now() > deadline) {
+      const progress = await Promise.all(
+        Array.from({ length: described.shardCount }, async (_, i) => {
+          const keys = shardKeys(stream, described.generation, i)
+          const [a, ordinal] = await Promise.all([redis.hgetall(keys.archive), redis.hget(keys.state, 'ordinal')])
+          return `shard ${i}: cursor ${a.cursor ?? '-'} of ordinal ${ordinal}, lease ${a.owner ?? '-'} until ${a.expires_ms ?? '-'}`
+        }),
+      )
+      throw new Error(`${stream} was not fully archived within ${timeoutMs} ms (now ${Date.now()}): ${progress.join('; ')}`)
+    }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
