@@ -1,5 +1,5 @@
 /** The archiver's configuration from the environment, validated once; every problem reported at once. */
-import { loadS3Settings, type S3Settings } from '@sluice/store'
+import { envReader, loadS3Settings, type S3Settings } from '@sluice/store'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -29,17 +29,7 @@ export class ConfigError extends Error {
 
 export function loadArchiverConfig(env: Record<string, string | undefined> = process.env): ArchiverConfig {
   const problems: string[] = []
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name]
-    if (raw === undefined || raw === '') return fallback
-    if (!/^\d+$/.test(raw.trim())) {
-      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
-      return fallback
-    }
-    const v = Number(raw.trim())
-    if (v < min || v > max) problems.push(`${name} must be from ${min} to ${max}, got ${v}`)
-    return v
-  }
+  const { int } = envReader(env, problems)
   const redisUrl = env.SLUICE_REDIS_URL || 'redis://127.0.0.1:6379'
   if (!/^(rediss?:\/\/|redis-cluster:\/\/)/.test(redisUrl)) problems.push(`SLUICE_REDIS_URL must start with redis://, rediss:// or redis-cluster://, got "${redisUrl}"`)
   const s3 = loadS3Settings(env, problems)

@@ -12,7 +12,7 @@ import {
   MAX_CONFIGURED_BYTES_PER_SECOND,
   MAX_CONFIGURED_RECORDS_PER_SECOND,
 } from '@sluice/protocol'
-import { loadS3Settings, type S3Settings } from '@sluice/store'
+import { envReader, loadS3Settings, type Env, type S3Settings } from '@sluice/store'
 
 export type FsyncMode = 'always' | 'everysec'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -62,33 +62,10 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>
-
 /** The documented variables, their defaults and rules; README's configuration table mirrors it. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = []
-  const str = (name: string, fallback: string): string => {
-    const v = env[name]
-    return v === undefined || v === '' ? fallback : v
-  }
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name]
-    if (raw === undefined || raw === '') return fallback
-    if (!/^\d+$/.test(raw.trim())) {
-      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
-      return fallback
-    }
-    const v = Number(raw.trim())
-    if (v < min || v > max) problems.push(`${name} must be from ${min} to ${max}, got ${v}`)
-    return v
-  }
-  const oneOf = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
-    const raw = env[name]
-    if (raw === undefined || raw === '') return undefined
-    if ((allowed as readonly string[]).includes(raw)) return raw as T
-    problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`)
-    return undefined
-  }
+  const { str, int, oneOf } = envReader(env, problems)
 
   const redisUrl = str('SLUICE_REDIS_URL', 'redis://127.0.0.1:6379')
   if (!/^(rediss?:\/\/|redis-cluster:\/\/)/.test(redisUrl)) {

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { base64DecodedLength, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
+import { envReader } from './env.js'
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
 import type { SluiceRedis } from './connection.js'
@@ -39,14 +40,7 @@ export function loadS3Settings(env: Record<string, string | undefined>, problems
   const bucket = env.SLUICE_S3_BUCKET || undefined
   const endpoint = env.SLUICE_S3_ENDPOINT || undefined
   if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) problems.push(`SLUICE_S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`)
-  const flag = (name: string): boolean => {
-    const raw = env[name]
-    if (raw === undefined || raw === '') return false
-    if (raw === '1' || raw === 'true') return true
-    if (raw === '0' || raw === 'false') return false
-    problems.push(`${name} must be 1, 0, true or false, got "${raw}"`)
-    return false
-  }
+  const { flag } = envReader(env, problems)
   const prefix = (env.SLUICE_S3_PREFIX ?? 'sluice').replace(/^\/+|\/+$/g, '')
   if (!/^[a-zA-Z0-9_.\-/]*$/.test(prefix)) problems.push(`SLUICE_S3_PREFIX may hold only letters, digits, _ . - and /, got "${prefix}"`)
   const settings: S3Settings = {
