@@ -92,6 +92,26 @@ describe('archive to S3', () => {
     }
   })
 
+  it('a read of archived records while S3 is unreachable is a 503 with Retry-After, and works again once S3 is back', async () => {
+    // 'tier' was archived and trimmed to nothing by the tiered-read test; a fresh ingest has no cache.
+    const { startSluice } = await import('@sluice/ingest/testing')
+    const fresh = await startSluice({ redis: world.redis, env: { ...world.env, SLUICE_SHARD_READS_PER_SECOND: '1000' } })
+    try {
+      await world.s3.kill()
+      const down = await fresh.request('GET', '/v1/streams/tier/shards/shardId-000000000000/records?from=TRIM_HORIZON&limit=5')
+      assert.equal(down.status, 503, down.text)
+      assert.equal(down.body.error.code, 'ServiceUnavailable')
+      assert.match(down.body.error.message, /archive/)
+      assert.ok(Number(down.headers.get('retry-after')) >= 1)
+      await world.s3.restart()
+      const up = await fresh.request('GET', '/v1/streams/tier/shards/shardId-000000000000/records?from=TRIM_HORIZON&limit=5')
+      assert.equal(up.status, 200, up.text)
+      assert.equal(up.body.records.length, 5)
+    } finally {
+      await fresh.close()
+    }
+  })
+
   it('hot byte bound: Redis keeps about SLUICE_HOT_MAX_BYTES of archived records per shard (whole objects), unarchived ones always', async () => {
     assert.equal((await world.sluice.request('POST', '/v1/streams', { name: 'hot', shardCount: 1, writeLimits: { recordsPerSecond: 100_000 } })).status, 201)
     const bound = 20_000
