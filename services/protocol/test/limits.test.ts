@@ -12,8 +12,18 @@ describe('base64 checks', () => {
     }
   })
   it('refuse everything else', () => {
-    for (const bad of ['A', 'AA', 'AAA', 'AA=A', 'A===', '====', '=AAA', 'AAAA=', 'AA-_', 'AA A', 'AAA\n', 'AAA\u00e9', 'QQ==QQ==', 'AA==AAAA']) {
+    for (const bad of ['A', 'AA', 'AAA', 'AA=A', 'A===', '====', '=AAA', 'AAAA=', 'AA-_', 'AA A', 'AAA\n', 'AAA\u00e9', 'QQ==QQ==', 'AA==AAAA',
+      // Node's decoder reads only the low byte of these (0x41 'A', 0x2B '+'), skips NUL and "*"
+      '\u0141\u0141\u0141\u0141', 'AAA\u012b', 'AA\u0000A', 'AAA*', 'AA\uD800A', 'AB-A']) {
       assert.equal(isBase64(bad), false, JSON.stringify(bad))
     }
+  })
+  it('decide the same beyond the largest record size (the exact scan takes over)', () => {
+    const big = randomBytes(1024 * 1024 + 7).toString('base64')
+    assert.equal(isBase64(big), true)
+    assert.equal(isBase64(big.slice(0, 1000) + '*' + big.slice(1001)), false)
+    const atLimit = randomBytes(1024 * 1024).toString('base64')
+    assert.equal(isBase64(atLimit), true)
+    assert.equal(isBase64('\u0141' + atLimit.slice(1)), false)
   })
 })
