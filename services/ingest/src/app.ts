@@ -176,8 +176,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
     done()
   })
-  app.addHook('onSend', async (req, reply) => {
+  // Callback hooks, not async ones: each runs on every request, and a promise per hook is measurable.
+  app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id)
+    done(null, payload)
   })
   app.addHook('onResponse', (req, reply, done) => {
     // The route template, never the raw URL: stream names and ids stay out of this label.

@@ -1,6 +1,15 @@
 /**
  * One shard's records: append (with write throttling) and read (with read throttling), each one Lua
  * script on the shard's slot. Callers pass the shard's keys from keys.ts.
+ *
+ * Appends are group-committed: the appends to one shard that arrive in the same turn of the event
+ * loop (typically the requests one poll of the sockets delivered) travel as one put-records call,
+ * and the calls for all shards leave in one write (ioredis pipelines what is sent in one tick).
+ * Under load that is several requests per script call instead of one, which is most of the cost
+ * of a small put in both this process and Redis; alone, an append waits no timer, only the end of
+ * the current turn. Each caller still gets exactly its own records' outcome: a call refuses a
+ * suffix, so a caller's refused records are a suffix of its own, and an error or an unknown
+ * outcome reaches every caller of that call.
  */
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
@@ -42,11 +51,33 @@ export interface ReadStart {
   entryId: string
 }
 
+/** A group-committed call stops growing at this many records or bytes (one append alone may be larger). */
+const GROUP_MAX_RECORDS = 1000
+const GROUP_MAX_BYTES = 1 << 20
+
+interface PendingAppend {
+  records: readonly RecordToAppend[]
+  resolve(result: AppendResult): void
+  reject(err: unknown): void
+}
+
+interface PendingGroup {
+  keys: ShardKeys
+  maxUnarchivedBytes: number
+  appends: PendingAppend[]
+  records: number
+  bytes: number
+}
+
 function malformed(script: string, reply: unknown): Error {
   return new Error(`${script} returned an unexpected reply: ${JSON.stringify(reply)?.slice(0, 200)}`)
 }
 
 export class ShardStore {
+  /** Appends waiting for the end of this turn, by shard (and backlog bound). */
+  private pending = new Map<string, PendingGroup>()
+  private flushScheduled = false
+
   constructor(
     private readonly redis: SluiceRedis,
     private readonly observer?: StoreObserver,
@@ -56,18 +87,73 @@ export class ShardStore {
    * Appends records in order; throttling refuses a suffix, never a record in the middle.
    * `maxUnarchivedBytes` bounds the shard's backlog not yet copied to S3 (0: archiving is off).
    */
-  async append(keys: ShardKeys, records: readonly RecordToAppend[], maxUnarchivedBytes = 0): Promise<AppendResult> {
-    const args: (string | number)[] = new Array(5 + 3 * records.length)
+  append(keys: ShardKeys, records: readonly RecordToAppend[], maxUnarchivedBytes = 0): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      let bytes = 0
+      for (const r of records) bytes += r.size
+      const id = `${maxUnarchivedBytes} ${keys.log}`
+      let group = this.pending.get(id)
+      if (group && (group.records + records.length > GROUP_MAX_RECORDS || group.bytes + bytes > GROUP_MAX_BYTES)) {
+        this.send(group)
+        group = undefined
+      }
+      if (!group) this.pending.set(id, (group = { keys, maxUnarchivedBytes, appends: [], records: 0, bytes: 0 }))
+      group.appends.push({ records, resolve, reject })
+      group.records += records.length
+      group.bytes += bytes
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    const groups = this.pending
+    this.pending = new Map()
+    for (const group of groups.values()) this.send(group)
+  }
+
+  /** One put-records call for a group; its reply is split back into each append's result. */
+  private send(group: PendingGroup): void {
+    const { keys, appends } = group
+    // A group sent early (it was full) must not be sent again by the flush.
+    if (this.pending.get(`${group.maxUnarchivedBytes} ${keys.log}`) === group) this.pending.delete(`${group.maxUnarchivedBytes} ${keys.log}`)
+    this.appendNow(keys, group.records, appends, group.maxUnarchivedBytes).then(
+      (result) => {
+        if (result.kind === 'gone') {
+          for (const a of appends) a.resolve(result)
+          return
+        }
+        let offset = 0
+        for (const a of appends) {
+          const entryIds = result.entryIds.slice(offset, offset + a.records.length)
+          offset += a.records.length
+          const refused = entryIds.length < a.records.length
+          a.resolve({ kind: 'appended', entryIds, retryAfterMs: refused ? result.retryAfterMs : 0, refusedBy: refused ? result.refusedBy : null })
+        }
+      },
+      (err: unknown) => {
+        for (const a of appends) a.reject(err)
+      },
+    )
+  }
+
+  private async appendNow(keys: ShardKeys, count: number, appends: readonly PendingAppend[], maxUnarchivedBytes: number): Promise<AppendResult> {
+    const args: (string | number)[] = new Array(5 + 3 * count)
     args[0] = keys.state
     args[1] = keys.log
     args[2] = keys.archive
-    args[3] = records.length
+    args[3] = count
     args[4] = maxUnarchivedBytes
     let at = 5
-    for (const r of records) {
-      args[at++] = r.size
-      args[at++] = r.partitionKey
-      args[at++] = r.data
+    for (const a of appends) {
+      for (const r of a.records) {
+        args[at++] = r.size
+        args[at++] = r.partitionKey
+        args[at++] = r.data
+      }
     }
     const reply = await observed(this.observer, 'put-records', () => guarded(runScript(this.redis, 'putRecords', args)))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('put-records', reply)

@@ -127,6 +127,45 @@ for (const topology of topologies) {
       assert.ok(read.kind === 'records' && read.entries.length === r.entryIds.length)
     })
 
+    it('group-commits appends made in one turn: one script call per shard, each caller gets its own outcome', async () => {
+      const s = (await catalog.create(stream('s2g', { shardCount: 2, writeLimits: { perSecond: 10, bytesPerSecond: 1 << 20 } })))!
+      const calls: string[] = []
+      const observedShards = new ShardStore(redis, (operation) => calls.push(operation))
+      const batch = (tag: string, n: number) => Array.from({ length: n }, (_, i) => ({ size: 1, partitionKey: `${tag}${i}`, data: 'AA==' }))
+      const k0 = shardKeys('s2g', s.generation, 0)
+      const k1 = shardKeys('s2g', s.generation, 1)
+      const gone = shardKeys('s2g', s.generation + 1, 0)
+      // Three callers on shard 0 ask for 14 records against a bucket of 10 (11 if a millisecond
+      // refilled it): the first two are written whole, the third gets a prefix, and its refused
+      // records are the suffix of its own batch.
+      const [a, b, c, other, missing] = await Promise.all([
+        observedShards.append(k0, batch('a', 4)),
+        observedShards.append(k0, batch('b', 4)),
+        observedShards.append(k0, batch('c', 6)),
+        observedShards.append(k1, batch('o', 3)),
+        observedShards.append(gone, batch('g', 1)),
+      ])
+      assert.deepEqual(calls, ['put-records', 'put-records', 'put-records'], 'one call per shard')
+      assert.deepEqual(missing, { kind: 'gone' })
+      assert.ok(a.kind === 'appended' && b.kind === 'appended' && c.kind === 'appended' && other.kind === 'appended')
+      assert.equal(a.entryIds.length, 4)
+      assert.equal(a.refusedBy, null)
+      assert.equal(b.entryIds.length, 4)
+      assert.ok(c.entryIds.length >= 2 && c.entryIds.length <= 3, `third caller got ${c.entryIds.length}`)
+      assert.equal(c.refusedBy, 'limits')
+      assert.ok(c.retryAfterMs > 0)
+      assert.equal(other.entryIds.length, 3)
+      // Ordinals run on across the callers, in the order they called.
+      const ordinals = [...a.entryIds, ...b.entryIds, ...c.entryIds].map((id) => Number(id.split('-')[1]))
+      assert.deepEqual(ordinals, ordinals.map((_, i) => i + 1))
+      const read = await shards.read(k0, { kind: 'at', entryId: '0-0' }, 100, 1 << 20)
+      assert.ok(read.kind === 'records')
+      assert.deepEqual(
+        read.entries.map((e) => e.partitionKey),
+        [...batch('a', 4), ...batch('b', 4), ...batch('c', c.entryIds.length)].map((r) => r.partitionKey),
+      )
+    })
+
     it('lets a record larger than the byte capacity through a full bucket only', async () => {
       const s = (await catalog.create(stream('s3', { shardCount: 1, writeLimits: { perSecond: 100, bytesPerSecond: 100 } })))!
       const keys = shardKeys('s3', s.generation, 0)
