@@ -21,6 +21,7 @@ import { authHooks } from './auth.js'
 import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
+import { SigV4Verifier } from './kinesis/sigv4.js'
 import { groupRoutes } from './routes/groups.js'
 import { createDualProtocolServer, type DualProtocolServer } from './http-server.js'
 
@@ -207,13 +208,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).send(e.toBody())
   })
 
-  if (authRequired(config)) authHooks(app, new ApiKeys(redis))
+  if (authRequired(config)) authHooks(app, new ApiKeys(redis), { kinesisVerified: config.awsCredentials !== undefined })
   healthRoutes(app, redis, () => closed || lifecycle.draining)
   metricsRoute(app, metrics, () => refreshGroupMetrics(ctx))
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
   groupRoutes(app, ctx)
-  kinesisRoutes(app, ctx)
+  kinesisRoutes(app, ctx, config.awsCredentials ? new SigV4Verifier(config.awsCredentials) : undefined)
   if (dual) http2Of.set(app, dual)
   return app
 }

@@ -7,9 +7,9 @@
  * the stream is known (403) — for most routes from the path, for creating a stream from its body.
  * Neither answer says whether the stream exists: both come before any lookup.
  *
- * The Kinesis endpoint authenticates with SigV4, which needs the secret on the server; it is not
- * verified yet, so while auth is on that endpoint refuses every request (UnrecognizedClientException)
- * rather than let an unsigned caller in.
+ * The Kinesis endpoint authenticates with SigV4 instead (kinesis/sigv4.ts), which needs each access
+ * key's secret on the server (SLUICE_AWS_CREDENTIALS). Without them, while auth is on, that endpoint
+ * refuses every request (UnrecognizedClientException) rather than let an unsigned caller in.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { allows, type ApiKeys, type Scope, type ScopeAction } from '@sluice/store'
@@ -65,10 +65,15 @@ function check(req: FastifyRequest, rule: Rule, stream: string): void {
   }
 }
 
-export function authHooks(app: FastifyInstance, keys: ApiKeys): void {
+export function authHooks(app: FastifyInstance, keys: ApiKeys, options: { kinesisVerified: boolean }): void {
   app.addHook('onRequest', async (req) => {
     if (req.method === 'POST' && req.url === '/') {
-      throw new KinesisError('UnrecognizedClientException', 'This Sluice verifies API keys (SLUICE_AUTH=on) and does not verify SigV4 yet: use the REST API with a key')
+      // Signatures are checked by the Kinesis dispatcher, once the body they cover has arrived.
+      if (options.kinesisVerified) return
+      throw new KinesisError(
+        'UnrecognizedClientException',
+        'This Sluice requires credentials (SLUICE_AUTH=on) and has no AWS access keys to verify signatures with (SLUICE_AWS_CREDENTIALS): use the REST API with an API key',
+      )
     }
     const rule = ruleFor(req)
     if (rule.action === 'open') return

@@ -13,6 +13,7 @@ import {
   MAX_CONFIGURED_RECORDS_PER_SECOND,
 } from '@sluice/protocol'
 import { envReader, loadS3Settings, type Env, type S3Settings } from '@sluice/store'
+import { parseAwsCredentials, type AwsCredential } from './kinesis/sigv4.js'
 
 export type FsyncMode = 'always' | 'everysec'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -43,6 +44,8 @@ export interface Config {
   archiveCacheBytes: number
   /** API keys required: on, off, or (unset) on unless bound to loopback. */
   auth: 'on' | 'off' | undefined
+  /** Access keys the Kinesis endpoint verifies SigV4 signatures with; undefined: not verified. */
+  awsCredentials: ReadonlyMap<string, AwsCredential> | undefined
 }
 
 /** Whether API keys are required: SLUICE_AUTH, or by default everywhere but on loopback. */
@@ -94,6 +97,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxUnarchivedBytes: int('SLUICE_MAX_UNARCHIVED_BYTES', 256 * 1024 * 1024, 2 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
     archiveCacheBytes: int('SLUICE_ARCHIVE_CACHE_BYTES', 128 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     auth: oneOf('SLUICE_AUTH', ['on', 'off'] as const),
+    awsCredentials: env.SLUICE_AWS_CREDENTIALS ? parseAwsCredentials(env.SLUICE_AWS_CREDENTIALS, problems) : undefined,
   }
   if (problems.length) throw new ConfigError(problems)
   return config

@@ -49,11 +49,11 @@ async function main(): Promise<void> {
   // Access: keys are required unless bound to loopback (or SLUICE_AUTH=off); required with no key
   // in Redis, nobody could use the service, so it refuses to start and says how to make one.
   const auth = authRequired(config)
-  if (auth && (await new ApiKeys(redis).count()) === 0) {
+  if (auth && !config.awsCredentials && (await new ApiKeys(redis).count()) === 0) {
     redis.disconnect()
     fail(
-      `API keys are required (${config.auth === 'on' ? 'SLUICE_AUTH=on' : `listening on ${config.host}, not loopback`}) but none exists: ` +
-        'create one with `npm run keys -- create --scope admin:*`, or set SLUICE_AUTH=off to run without access control',
+      `credentials are required (${config.auth === 'on' ? 'SLUICE_AUTH=on' : `listening on ${config.host}, not loopback`}) but no API key exists and SLUICE_AWS_CREDENTIALS is not set: ` +
+        'create a key with `npm run keys -- create --scope admin:*`, or set SLUICE_AUTH=off to run without access control',
     )
   }
   if (!auth) check.warnings.push(`access control is off (${config.auth === 'off' ? 'SLUICE_AUTH=off' : `listening on ${config.host}, loopback only`}): anyone who reaches the port can read and write every stream`)
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, redis, lifecycle })
   const sockets = trackSockets(app)
   for (const w of check.warnings) app.log.warn(w)
+  if (config.awsCredentials) app.log.info({ accessKeys: config.awsCredentials.size }, 'the Kinesis endpoint verifies SigV4 signatures')
   app.addHook('onClose', async () => {
     await redis.quit().catch(() => redis.disconnect())
   })

@@ -127,7 +127,7 @@ describe('access control at start-up', () => {
     const refused = await startProcess({ command: process.execPath, args: [serverJs], env: { ...env, SLUICE_PORT: String(await freePort()) } })
     const status = await refused.exited
     assert.equal(status.code, 1, refused.output())
-    assert.match(refused.output(), /API keys are required .* create one with `npm run keys -- create/)
+    assert.match(refused.output(), /credentials are required .* create a key with `npm run keys -- create/)
     const port = await freePort()
     const open = await startProcess({
       command: process.execPath,

@@ -34,6 +34,18 @@ export interface CallContext {
   region: string
   /** Set by the action once it knows the stream, for error messages. */
   stream?: string
+  /**
+   * With SigV4 verification on: throws AccessDeniedException unless the caller's scopes allow this
+   * action on the stream. Called (through namesStream) as soon as the stream is known, before any
+   * lookup, so a denial never says whether the stream exists.
+   */
+  authorize?: (stream: string) => void
+}
+
+/** The action now knows its stream: remember it for messages, and check the caller may use it. */
+function namesStream(call: CallContext, stream: string): void {
+  call.stream = stream
+  call.authorize?.(stream)
 }
 
 export type KinesisAction = (ctx: ActionContext, body: Body, call: CallContext) => Promise<Record<string, unknown>>
@@ -58,7 +70,7 @@ function streamOf(body: Body, v: AwsValidation, call: CallContext): string {
   }
   const stream = name ?? fromArn
   if (stream === undefined) throw new KinesisError('InvalidArgumentException', 'Either StreamName or StreamARN should be provided.')
-  call.stream = stream
+  namesStream(call, stream)
   return stream
 }
 
@@ -142,7 +154,7 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const name = stringMember(body, 'StreamName', v, { required: true, min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
     const shardCount = numberMember(body, 'ShardCount', v, { integer: true, min: 1, max: 100_000, path: 'shardCount' })
     v.throwIfAny()
-    call.stream = name!
+    namesStream(call, name!)
     const mode = (body.StreamModeDetails as { StreamMode?: unknown } | undefined)?.StreamMode
     if (mode !== undefined && mode !== 'PROVISIONED') {
       throw new KinesisError('InvalidArgumentException', 'Sluice streams have a fixed shard count: StreamMode must be PROVISIONED.')
@@ -223,7 +235,7 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
       }
       stream = decoded[0]!
       after = decoded[1]!
-      call.stream = stream
+      namesStream(call, stream)
     } else {
       stream = streamOf(body, v, call)
     }
@@ -368,6 +380,9 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const iterator = stringMember(body, 'ShardIterator', v, { required: true, min: 1, max: 512, path: 'shardIterator' })
     const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 10_000, path: 'limit' })
     v.throwIfAny()
+    // The iterator names the stream; one that does not decode is refused by getRecords itself.
+    const decoded = ctx.iterators.decode(iterator!, ctx.now())
+    if (decoded.ok) namesStream(call, decoded.position.stream)
     const answer = await getRecords(ctx, { iterator: iterator!, ...(limit !== undefined ? { limit } : {}) })
     return {
       Records: answer.records.map((r) => ({

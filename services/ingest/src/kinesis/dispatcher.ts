@@ -5,11 +5,13 @@
  * same sequence numbers.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { allows, type ScopeAction } from '@sluice/store'
 import type { ActionContext } from '../context.js'
 import { PUT_BODY_LIMIT } from '../routes/records.js'
 import { KINESIS_ACTIONS, type CallContext } from './actions.js'
 import { KinesisError, toKinesisError } from './errors.js'
 import { decodeCborRequest, encodeCborAnswer } from './cbor.js'
+import { SigV4Verifier, type AwsPrincipal } from './sigv4.js'
 
 const TARGET_PREFIX = 'Kinesis_20131202.'
 export const KINESIS_CONTENT_TYPES = ['application/x-amz-json-1.1', 'application/x-amz-json-1.0']
@@ -31,6 +33,37 @@ function send(req: FastifyRequest, reply: FastifyReply, answer: unknown): Fastif
 const CREDENTIAL_RE = /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\/kinesis\/aws4_request/
 
 const calls = new WeakMap<FastifyRequest, CallContext>()
+/** The bytes of each request body as received: what a SigV4 signature covers. */
+const rawBodies = new WeakMap<FastifyRequest, Buffer>()
+
+/**
+ * What each action needs of a SigV4 caller's scopes, on the stream it names ('any': any scope on
+ * it). ListStreams needs a scope on every stream, like GET /v1/streams; DescribeLimits names no
+ * stream and tells only the service's limits. An action missing here is refused to everyone.
+ */
+const ACTION_SCOPES: Record<string, { action: ScopeAction | 'any'; stream: 'named' | 'all' | 'none' }> = {
+  CreateStream: { action: 'admin', stream: 'named' },
+  DeleteStream: { action: 'admin', stream: 'named' },
+  IncreaseStreamRetentionPeriod: { action: 'admin', stream: 'named' },
+  DecreaseStreamRetentionPeriod: { action: 'admin', stream: 'named' },
+  AddTagsToStream: { action: 'admin', stream: 'named' },
+  RemoveTagsFromStream: { action: 'admin', stream: 'named' },
+  DescribeStream: { action: 'any', stream: 'named' },
+  DescribeStreamSummary: { action: 'any', stream: 'named' },
+  ListShards: { action: 'any', stream: 'named' },
+  ListTagsForStream: { action: 'any', stream: 'named' },
+  ListStreams: { action: 'any', stream: 'all' },
+  DescribeLimits: { action: 'any', stream: 'none' },
+  PutRecord: { action: 'write', stream: 'named' },
+  PutRecords: { action: 'write', stream: 'named' },
+  GetShardIterator: { action: 'read', stream: 'named' },
+  GetRecords: { action: 'read', stream: 'named' },
+}
+
+function accessDenied(principal: AwsPrincipal, operation: string, region: string, stream: string): KinesisError {
+  const resource = stream === '*' ? `arn:aws:kinesis:${region}:000000000000:stream/*` : `arn:aws:kinesis:${region}:000000000000:stream/${stream}`
+  return new KinesisError('AccessDeniedException', `User: ${principal.accessKeyId} is not authorized to perform: kinesis:${operation} on resource: ${resource}`)
+}
 
 function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const { error, internal } = toKinesisError(err, calls.get(req) ?? {})
@@ -39,10 +72,18 @@ function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): Fast
   return send(req, reply.code(error.status).header('x-amzn-errortype', error.type), error.toBody())
 }
 
-export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext): void {
+/**
+ * `verifier`: SigV4 verification with the configured access keys; without it any well-formed
+ * AWS4-HMAC-SHA256 header is accepted (what kinesalite and kinesis-mock do).
+ */
+export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext, verifier?: SigV4Verifier): void {
   const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'string', bodyLimit: PUT_BODY_LIMIT }, parseJson)
-  app.addContentTypeParser(KINESIS_CBOR_TYPE, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (_req, body, done) => {
+  app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => {
+    rawBodies.set(req, body as Buffer)
+    return parseJson(req, (body as Buffer).toString('utf8'), done)
+  })
+  app.addContentTypeParser(KINESIS_CBOR_TYPE, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => {
+    rawBodies.set(req, body as Buffer)
     try {
       done(null, decodeCborRequest(body as Buffer))
     } catch (err) {
@@ -57,9 +98,14 @@ export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext): void {
       errorHandler: (err, req, reply) => sendError(req, reply, err),
     },
     async (req, reply) => {
+      // Who is asking comes first when signatures are verified: an unsigned caller learns nothing.
+      const principal = verifier
+        ? await verifier.verify({ method: req.method, url: req.url, headers: req.headers, body: rawBodies.get(req) ?? Buffer.alloc(0) })
+        : undefined
       const target = req.headers['x-amz-target']
-      const action = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? KINESIS_ACTIONS[target.slice(TARGET_PREFIX.length)] : undefined
-      if (!action) throw new KinesisError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`)
+      const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
+      const action = operation === undefined ? undefined : KINESIS_ACTIONS[operation]
+      if (!action || operation === undefined) throw new KinesisError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`)
       const auth = req.headers.authorization
       if (typeof auth !== 'string' || !auth.startsWith('AWS4-HMAC-SHA256 ')) throw new KinesisError('MissingAuthenticationTokenException', 'Missing Authentication Token')
       const region = CREDENTIAL_RE.exec(auth)?.[1]
@@ -70,6 +116,14 @@ export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext): void {
       if (typeof body !== 'object' || Array.isArray(body)) throw new KinesisError('SerializationException', 'The request body must be a JSON object.')
       const call: CallContext = { region }
       calls.set(req, call)
+      if (principal) {
+        const needs = ACTION_SCOPES[operation]
+        if (!needs) throw accessDenied(principal, operation, region, '*')
+        if (needs.stream === 'all' && !allows(principal.scopes, needs.action, '*')) throw accessDenied(principal, operation, region, '*')
+        call.authorize = (stream) => {
+          if (!allows(principal.scopes, needs.action, stream)) throw accessDenied(principal, operation, region, stream)
+        }
+      }
       const result = await action(ctx, body as Record<string, unknown>, call)
       return send(req, reply, result)
     },

@@ -19,6 +19,8 @@ export type KinesisErrorType =
   | 'MissingAuthenticationTokenException'
   | 'UnrecognizedClientException'
   | 'IncompleteSignatureException'
+  | 'InvalidSignatureException'
+  | 'AccessDeniedException'
   | 'ServiceUnavailable'
   | 'InternalFailure'
 
@@ -35,6 +37,8 @@ const STATUS: Record<KinesisErrorType, number> = {
   MissingAuthenticationTokenException: 403,
   UnrecognizedClientException: 400,
   IncompleteSignatureException: 403,
+  InvalidSignatureException: 400,
+  AccessDeniedException: 400,
   ServiceUnavailable: 503,
   InternalFailure: 500,
 }
