@@ -240,6 +240,8 @@ export class Archiver {
         return
       }
       this.o.metrics.backlogSeconds.set(ref.label, cut.backlogSeconds)
+      // Before the upload, so an S3 outage shows as a growing backlog rather than a frozen one.
+      this.o.metrics.backlogBytes.set(ref.label, await this.index.backlogBytes(ref.keys))
       if (!cut.entries) break
       const object = encodeObject(this.o.settings.prefix, ref.stream.name, ref.stream.generation, ref.shardIndex, cut.entries)
       const started = process.hrtime.bigint()

@@ -42,6 +42,12 @@ export class ArchiverMetrics {
     labelNames: ['stream', 'shard'] as const,
     registers: [this.registry],
   })
+  readonly backlogBytes = new Gauge({
+    name: 'sluice_archiver_backlog_bytes',
+    help: "Bytes written to the shard and not archived yet (data decoded + partition key), as of the archiver's last look at the shard",
+    labelNames: ['stream', 'shard'] as const,
+    registers: [this.registry],
+  })
   readonly leasesHeld = new Gauge({ name: 'sluice_archiver_leases_held', help: 'Shards this archiver holds the lease of', registers: [this.registry] })
 
   constructor() {

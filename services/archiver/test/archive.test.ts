@@ -8,6 +8,7 @@ import { ListObjectsCommand } from '@aws-sdk/client-s3'
 import { StreamCatalog, shardKeys } from '@sluice/store'
 import { readAll } from '@sluice/ingest/testing'
 import { waitFor } from '@sluice/testkit'
+import { ArchiverMetrics } from '../src/index.js'
 import { BUCKET, archiveAll, archivedRecords, archiverFor, assertArchiveExact, putMany, startWorld, type World } from './helpers.js'
 
 describe('archive to S3', () => {
@@ -173,7 +174,9 @@ describe('archive to S3', () => {
     const { startSluice } = await import('@sluice/ingest/testing')
     const bound = 2 * 1024 * 1024
     const ingest = await startSluice({ redis: world.redis, env: { ...world.env, SLUICE_MAX_UNARCHIVED_BYTES: String(bound) } })
-    const { archiver, redis, close } = await archiverFor(world, { hotRetentionMs: 0 })
+    const metrics = new ArchiverMetrics()
+    const backlogBytes = async () => (await metrics.backlogBytes.get()).values.find((v) => v.labels.stream === 'down')?.value
+    const { archiver, redis, close } = await archiverFor(world, { hotRetentionMs: 0, metrics })
     archiver.start()
     try {
       assert.equal((await ingest.request('POST', '/v1/streams', { name: 'down', shardCount: 1, writeLimits: { recordsPerSecond: 100_000, bytesPerSecond: 100 * 1024 * 1024 } })).status, 201)
@@ -209,6 +212,8 @@ describe('archive to S3', () => {
       }
       assert.ok(refusedAt, 'puts were refused once the backlog reached its bound')
       assert.ok(refusedAt.unarchived > bound - 100 * 2010, `refused only near the bound: ${refusedAt.unarchived} unarchived bytes of ${bound}`)
+      // The archiver reports the backlog it cannot upload.
+      await waitFor(async () => ((await backlogBytes()) ?? 0) >= refusedAt!.unarchived, { timeoutMs: 5_000, message: 'sluice_archiver_backlog_bytes shows the backlog' })
       world.s3.resume()
 
       // Catches up, and puts are accepted again.
@@ -216,6 +221,7 @@ describe('archive to S3', () => {
       await waitFor(async () => (await put(10)).status === 200, { timeoutMs: 10_000, message: 'puts accepted again' })
       await archiveAll(null, redis, 'down', 30_000)
       await assertArchiveExact(world, 'down', new Map([['shardId-000000000000', acked]]))
+      await waitFor(async () => (await backlogBytes()) === 0, { timeoutMs: 5_000, message: 'sluice_archiver_backlog_bytes back to 0' })
     } finally {
       world.s3.resume()
       await close()

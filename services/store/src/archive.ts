@@ -333,6 +333,15 @@ export class ArchiveIndex {
     return Number(reply[0])
   }
 
+  /** Bytes written to the shard and not archived yet (as puts count them: data decoded + partition key). */
+  async backlogBytes(keys: ShardKeys): Promise<number> {
+    // One slot: the state and archive hashes share the shard's hash tag.
+    const replies = await guarded(this.redis.multi().hget(keys.state, 'wbytes').hget(keys.archive, 'bytes').exec())
+    const written = Number(replies?.[0]?.[1] ?? 0)
+    const archived = Number(replies?.[1]?.[1] ?? 0)
+    return Math.max(0, written - archived)
+  }
+
   async status(keys: ShardKeys): Promise<ArchiveStatus> {
     const [cursor, bytes, below, owner] = await guarded(this.redis.hmget(keys.archive, 'cursor', 'bytes', 'below', 'owner'))
     return { cursor: cursor || null, archivedBytes: Number(bytes ?? 0), below: below || null, owner: owner || null }
