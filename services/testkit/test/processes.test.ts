@@ -88,8 +88,9 @@ describe('startProcess', () => {
     let pid = 0
     await assert.rejects(
       startProcess({
-        command: process.execPath,
-        args: ['-e', 'console.log("pid", process.pid); setInterval(() => {}, 1000)'],
+        // A shell, not node: it prints within the 300 ms even on a loaded machine (node may not start that fast).
+        command: 'sh',
+        args: ['-c', 'echo pid $$; exec sleep 60'],
         readyUrl: `http://127.0.0.1:${await freePort()}/`,
         readyTimeoutMs: 300,
       }),
