@@ -6,10 +6,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ActionContext } from '../context.js'
-import { PUT_BODY_LIMIT } from '../routes/records.js'
+import { PUT_BODY_LIMIT, kinesisCborBodyParser, kinesisJsonBodyParser, refuseOversizedKinesisBody } from '../body-parsing.js'
 import { KINESIS_ACTIONS, type CallContext } from './actions.js'
 import { KinesisError, toKinesisError } from './errors.js'
-import { decodeCborRequest, encodeCborAnswer } from './cbor.js'
+import { encodeCborAnswer } from './cbor.js'
 
 const TARGET_PREFIX = 'Kinesis_20131202.'
 export const KINESIS_CONTENT_TYPES = ['application/x-amz-json-1.1', 'application/x-amz-json-1.0']
@@ -40,20 +40,15 @@ function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): Fast
 }
 
 export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'string', bodyLimit: PUT_BODY_LIMIT }, parseJson)
-  app.addContentTypeParser(KINESIS_CBOR_TYPE, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (_req, body, done) => {
-    try {
-      done(null, decodeCborRequest(body as Buffer))
-    } catch (err) {
-      done(new KinesisError('SerializationException', `The request body is not valid CBOR: ${(err as Error).message}`), undefined)
-    }
-  })
+  // Size, UTF-8, depth and prototype members are checked there, per action (body-parsing.ts).
+  app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => kinesisJsonBodyParser(req, body as Buffer, done))
+  app.addContentTypeParser(KINESIS_CBOR_TYPE, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => kinesisCborBodyParser(req, body as Buffer, done))
 
   app.post(
     '/',
     {
       bodyLimit: PUT_BODY_LIMIT,
+      preParsing: refuseOversizedKinesisBody,
       errorHandler: (err, req, reply) => sendError(req, reply, err),
     },
     async (req, reply) => {
