@@ -88,14 +88,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   let dual: DualProtocolServer | undefined
   const app = Fastify({
     // HTTP/1.1 and cleartext HTTP/2 on one port (the AWS SDK's default handler speaks h2c).
-    serverFactory: (handler, options) => {
-      // fastify hands its resolved options (defaults applied) to the factory.
-      const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; http2SessionTimeout?: number }
+    serverFactory: (handler) => {
       dual = createDualProtocolServer(handler, {
-        keepAliveTimeoutMs: o.keepAliveTimeout ?? 72_000,
-        requestTimeoutMs: o.requestTimeout ?? 0,
-        connectionTimeoutMs: o.connectionTimeout ?? 0,
-        http2SessionTimeoutMs: o.http2SessionTimeout ?? 72_000,
+        maxConnections: config.maxConnections,
+        headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+        connectionTimeoutMs: config.connectionTimeoutMs,
       })
       return dual.server
     },
