@@ -195,8 +195,19 @@ function kinesisOversized(req: FastifyRequest, raw: Buffer): KinesisError | null
   return raw.length > limit ? kinesisTooLarge(req, limit, raw.length) : null
 }
 
+/** JSON is UTF-8 (RFC 8259); a body declared in another charset would be misread, so it is refused. */
+function otherCharset(req: FastifyRequest): string | null {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.headers['content-type'] ?? '')?.[1]
+  return charset === undefined || /^utf-?8$/i.test(charset) ? null : charset.slice(0, 40)
+}
+
 /** application/json, on every route (the Kinesis endpoint takes it too). */
 export function jsonBodyParser(req: FastifyRequest, raw: Buffer, done: Done): void {
+  const charset = otherCharset(req)
+  if (charset !== null) {
+    const message = `JSON bodies must be UTF-8, not charset=${charset}`
+    return done(isKinesis(req) ? new KinesisError('SerializationException', message) : new ApiError('UnsupportedMediaType', message))
+  }
   const tooLarge = isKinesis(req) ? kinesisOversized(req, raw) : null
   if (tooLarge) return done(tooLarge)
   const parsed = parseJsonBody(raw)
