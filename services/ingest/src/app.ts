@@ -24,6 +24,7 @@ import { kinesisRoutes } from './kinesis/dispatcher.js'
 import { SigV4Verifier } from './kinesis/sigv4.js'
 import { groupRoutes } from './routes/groups.js'
 import { createDualProtocolServer, type DualProtocolServer } from './http-server.js'
+import { DEFAULT_BODY_LIMIT, jsonBodyParser } from './body-parsing.js'
 
 export interface AppOptions {
   config: Config
@@ -40,8 +41,8 @@ export interface AppOptions {
 /** The HTTP/2 side of the app's server, for graceful shutdown; set by buildApp. */
 export const http2Of = new WeakMap<FastifyInstance, DualProtocolServer>()
 
-/** Every non-route body is small; put routes raise their own limit. */
-export const DEFAULT_BODY_LIMIT = 64 * 1024
+/** Every body is small but a put's (body-parsing.ts has the limits). */
+export { DEFAULT_BODY_LIMIT }
 
 interface AjvErrorLike {
   instancePath: string
@@ -88,14 +89,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   let dual: DualProtocolServer | undefined
   const app = Fastify({
     // HTTP/1.1 and cleartext HTTP/2 on one port (the AWS SDK's default handler speaks h2c).
-    serverFactory: (handler, options) => {
-      // fastify hands its resolved options (defaults applied) to the factory.
-      const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; http2SessionTimeout?: number }
+    serverFactory: (handler) => {
       dual = createDualProtocolServer(handler, {
-        keepAliveTimeoutMs: o.keepAliveTimeout ?? 72_000,
-        requestTimeoutMs: o.requestTimeout ?? 0,
-        connectionTimeoutMs: o.connectionTimeout ?? 0,
-        http2SessionTimeoutMs: o.http2SessionTimeout ?? 72_000,
+        maxConnections: config.maxConnections,
+        headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+        connectionTimeoutMs: config.connectionTimeoutMs,
       })
       return dual.server
     },
@@ -122,8 +122,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   })
 
   // Only JSON bodies: fastify also parses text/plain by default, which would turn a wrong content
-  // type into a confusing schema error instead of a 415.
-  app.removeContentTypeParser('text/plain')
+  // type into a confusing schema error instead of a 415. JSON goes through our parser, which also
+  // refuses invalid UTF-8, deep nesting, huge strings and prototype members (body-parsing.ts).
+  app.removeContentTypeParser(['text/plain', 'application/json'])
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => jsonBodyParser(req, body as Buffer, done))
 
   const ownsRedis = opts.redis === undefined
   const redis = opts.redis ?? createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, connectionName: 'sluice-ingest' })
@@ -195,7 +197,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (validation) {
       apiError = validationError(ajvDetails(validation, (err as { validationContext?: string }).validationContext))
     } else {
-      const mapped = toApiError(err)
+      const mapped = toApiError(err, { bodyLimit: req.routeOptions.bodyLimit })
       apiError = mapped.error
       if (mapped.internal) req.log.error({ err }, 'internal error')
     }

@@ -46,7 +46,24 @@ export interface Config {
   auth: 'on' | 'off' | undefined
   /** Access keys the Kinesis endpoint verifies SigV4 signatures with; undefined: not verified. */
   awsCredentials: ReadonlyMap<string, AwsCredential> | undefined
+  /** Most open connections (HTTP/1.1 and HTTP/2); more are closed as they arrive. */
+  maxConnections: number
+  /** Time a client has to send a request's headers. */
+  headersTimeoutMs: number
+  /** Time a client has to send a whole request, body included (at least headersTimeoutMs). */
+  requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number
+  /** A connection on which no byte moves either way for this long is closed (a client that stopped reading). */
+  connectionTimeoutMs: number
 }
+
+/**
+ * The least SLUICE_CONNECTION_TIMEOUT_MS may be: a connection is rightly silent while the service
+ * works on its request (a read from the S3 archive waits up to 10 s, each Redis command up to
+ * SLUICE_REDIS_COMMAND_TIMEOUT_MS, which the check below takes into account).
+ */
+export const MIN_CONNECTION_TIMEOUT_MS = 30_000
 
 /** Whether API keys are required: SLUICE_AUTH, or by default everywhere but on loopback. */
 export function authRequired(config: Pick<Config, 'auth' | 'host'>): boolean {
@@ -98,6 +115,20 @@ export function loadConfig(env: Env = process.env): Config {
     archiveCacheBytes: int('SLUICE_ARCHIVE_CACHE_BYTES', 128 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     auth: oneOf('SLUICE_AUTH', ['on', 'off'] as const),
     awsCredentials: env.SLUICE_AWS_CREDENTIALS ? parseAwsCredentials(env.SLUICE_AWS_CREDENTIALS, problems) : undefined,
+    maxConnections: int('SLUICE_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    headersTimeoutMs: int('SLUICE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int('SLUICE_REQUEST_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    keepAliveTimeoutMs: int('SLUICE_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 3_600_000),
+    connectionTimeoutMs: int('SLUICE_CONNECTION_TIMEOUT_MS', 120_000, MIN_CONNECTION_TIMEOUT_MS, 3_600_000),
+  }
+  if (config.connectionTimeoutMs < 2 * config.redisCommandTimeoutMs + 10_000) {
+    problems.push(
+      `SLUICE_CONNECTION_TIMEOUT_MS (${config.connectionTimeoutMs}) must be at least twice SLUICE_REDIS_COMMAND_TIMEOUT_MS plus 10 s ` +
+        `(${2 * config.redisCommandTimeoutMs + 10_000}): a request may wait that long for Redis and S3 with its connection silent`,
+    )
+  }
+  if (config.requestTimeoutMs < config.headersTimeoutMs) {
+    problems.push(`SLUICE_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must be at least SLUICE_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}): a request's time includes its headers`)
   }
   if (problems.length) throw new ConfigError(problems)
   return config

@@ -80,8 +80,11 @@ interface FastifyLikeError {
   message?: string
 }
 
-/** Maps anything thrown in a request to an ApiError; `internal` is true for real faults (log them). */
-export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
+/**
+ * Maps anything thrown in a request to an ApiError; `internal` is true for real faults (log them).
+ * `bodyLimit` is the route's, for the message of a 413.
+ */
+export function toApiError(err: unknown, request: { bodyLimit?: number } = {}): { error: ApiError; internal: boolean } {
   if (err instanceof ApiError) return { error: err, internal: false }
   if (err instanceof ArchiveUnavailableError) {
     return { error: new ApiError('ServiceUnavailable', `The S3 archive is unavailable: ${err.message}`, { retryAfterSeconds: 1, cause: err }), internal: false }
@@ -90,7 +93,10 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
   if (store) return { error: unavailable(store), internal: false }
   const e = (typeof err === 'object' && err !== null ? err : {}) as FastifyLikeError
   const mapped = e.code ? FASTIFY_CODES[e.code] : undefined
-  if (mapped === 'PayloadTooLarge') return { error: new ApiError('PayloadTooLarge', 'The request body is larger than this route accepts'), internal: false }
+  if (mapped === 'PayloadTooLarge') {
+    const limit = request.bodyLimit === undefined ? 'the most this route accepts' : `${request.bodyLimit} bytes, the most this route accepts`
+    return { error: new ApiError('PayloadTooLarge', `body: larger than ${limit}`, { field: 'body' }), internal: false }
+  }
   if (mapped === 'UnsupportedMediaType') return { error: new ApiError('UnsupportedMediaType'), internal: false }
   if (mapped === 'ValidationError') return { error: new ApiError('ValidationError', `body: ${e.message ?? 'not valid JSON'}`, { field: 'body' }), internal: false }
   if (err instanceof SyntaxError) return { error: new ApiError('ValidationError', `body: not valid JSON (${err.message})`, { field: 'body' }), internal: false }

@@ -5,7 +5,7 @@
  * the HTTP/2 server, every other to the HTTP/1.1 server. Both call the same fastify handler.
  */
 import { createServer as createHttp1Server, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createServer as createHttp2Server, type Http2Server, type Http2Session } from 'node:http2'
+import { constants as http2Constants, createServer as createHttp2Server, type Http2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2'
 import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
 
@@ -52,30 +52,60 @@ function replaying(socket: Socket, already: Buffer): Duplex {
   return stream
 }
 
-export interface ServerTimeouts {
-  /** How long an idle keep-alive connection stays open (fastify's default: 72 s, above common LB idle timeouts). */
-  keepAliveTimeoutMs: number
-  /** Most time to receive a whole request (0: Node's default). */
+export interface ServerLimits {
+  /** Most open connections, HTTP/1.1 and HTTP/2 alike; the kernel's accept goes on, Node closes the extra ones at once. */
+  maxConnections: number
+  /** Time a client has to send a request's headers (HTTP/2: to open its first stream), from its first byte. */
+  headersTimeoutMs: number
+  /** Time a client has to send a whole request, headers and body (at least headersTimeoutMs). */
   requestTimeoutMs: number
-  /** Socket inactivity timeout (0: none). */
+  /** How long an idle keep-alive connection (or HTTP/2 session) stays open. */
+  keepAliveTimeoutMs: number
+  /** A connection on which no byte moves either way for this long is closed (0: never). */
   connectionTimeoutMs: number
-  /** Idle HTTP/2 sessions are closed after this long. */
-  http2SessionTimeoutMs: number
 }
 
-export function createDualProtocolServer(handler: Handler, timeouts: ServerTimeouts): DualProtocolServer {
-  const server = createHttp1Server(handler)
-  // What fastify sets on servers it creates itself; a custom server must set it too, or Node's 5 s
-  // keep-alive default closes connections that clients expect to reuse.
-  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs
-  if (timeouts.requestTimeoutMs > 0) server.requestTimeout = timeouts.requestTimeoutMs
-  server.setTimeout(timeouts.connectionTimeoutMs)
+/**
+ * How often Node looks for connections past their headers or request timeout. Its default is 30 s,
+ * which would let a slow client stay up to 30 s past its timeout.
+ */
+function checkingIntervalMs(limits: ServerLimits): number {
+  return Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)))
+}
+
+export function createDualProtocolServer(handler: Handler, limits: ServerLimits): DualProtocolServer {
+  const server = createHttp1Server({ connectionsCheckingInterval: checkingIntervalMs(limits) }, handler)
+  // A custom server must set these itself (fastify only sets them on servers it creates), or Node's
+  // defaults apply: a 5 s keep-alive that closes connections clients expect to reuse, and 60 s / 300 s
+  // for headers / requests, long enough for slow clients (slowloris) to hold connections open.
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs
+  server.headersTimeout = limits.headersTimeoutMs
+  server.requestTimeout = limits.requestTimeoutMs
+  server.maxConnections = limits.maxConnections
+  server.setTimeout(limits.connectionTimeoutMs)
   const http2 = createHttp2Server({}, handler as unknown as Parameters<typeof createHttp2Server>[1])
   const sessions = new Set<Http2Session>()
   http2.on('session', (session: Http2Session) => {
     sessions.add(session)
-    session.setTimeout(timeouts.http2SessionTimeoutMs, () => session.close())
-    session.once('close', () => sessions.delete(session))
+    session.setTimeout(limits.keepAliveTimeoutMs, () => session.close())
+    // As an HTTP/1.1 client must send its headers in time, a session must open a stream in time.
+    const firstStream = setTimeout(() => session.destroy(), server.headersTimeout)
+    session.once('stream', () => clearTimeout(firstStream))
+    session.once('close', () => {
+      clearTimeout(firstStream)
+      sessions.delete(session)
+    })
+  })
+  // A stream must have sent its whole request within the request timeout, like an HTTP/1.1 request
+  // (Node applies requestTimeout to HTTP/1.1 only).
+  http2.on('stream', (stream: ServerHttp2Stream) => {
+    if (stream.endAfterHeaders) return
+    let received = false
+    stream.once('end', () => (received = true))
+    const timer = setTimeout(() => {
+      if (!received) stream.close(http2Constants.NGHTTP2_CANCEL)
+    }, server.requestTimeout)
+    stream.once('close', () => clearTimeout(timer))
   })
   const [http1OnConnection] = server.listeners('connection') as Array<(socket: Socket) => void>
   if (!http1OnConnection) throw new Error('node:http server has no connection listener to delegate to')
@@ -101,9 +131,13 @@ export function createDualProtocolServer(handler: Handler, timeouts: ServerTimeo
   }
   server.on('connection', (socket: Socket) => {
     undecided.add(socket)
-    socket.once('close', () => undecided.delete(socket))
-    // As long as Node gives a client to send a request's headers.
-    socket.setTimeout(server.headersTimeout, () => socket.destroy())
+    // As long as Node gives a client to send a request's headers, counted from the connection (not
+    // from the last byte: a client sending the HTTP/2 preface a byte a second must not stay forever).
+    const deadline = setTimeout(() => socket.destroy(), server.headersTimeout)
+    socket.once('close', () => {
+      clearTimeout(deadline)
+      undecided.delete(socket)
+    })
     let seen = Buffer.alloc(0)
     const onData = (chunk: Buffer): void => {
       seen = Buffer.concat([seen, chunk])
@@ -111,8 +145,7 @@ export function createDualProtocolServer(handler: Handler, timeouts: ServerTimeo
       const isHttp2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n))
       if (isHttp2 && seen.length < PREFACE.length) return // not enough bytes to tell yet
       undecided.delete(socket)
-      socket.setTimeout(0)
-      socket.removeAllListeners('timeout')
+      clearTimeout(deadline)
       socket.off('data', onData)
       socket.pause()
       if (isHttp2) {

@@ -15,6 +15,11 @@ describe('configuration from the environment', () => {
     assert.equal(c.shardReadBytesPerSecond, 2097152)
     assert.equal(c.redisFsync, undefined)
     assert.equal(c.dataDir, '.data')
+    assert.equal(c.maxConnections, 10_000)
+    assert.equal(c.headersTimeoutMs, 10_000)
+    assert.equal(c.requestTimeoutMs, 60_000)
+    assert.equal(c.keepAliveTimeoutMs, 72_000)
+    assert.equal(c.connectionTimeoutMs, 120_000)
   })
 
   it('reads every variable', () => {
@@ -27,6 +32,11 @@ describe('configuration from the environment', () => {
       SLUICE_SHARD_WRITE_RECORDS_PER_SECOND: '5000',
       SLUICE_ITERATOR_SECRET: 'a-secret-of-enough-length',
       SLUICE_LOG_LEVEL: 'debug',
+      SLUICE_MAX_CONNECTIONS: '500',
+      SLUICE_HEADERS_TIMEOUT_MS: '2000',
+      SLUICE_REQUEST_TIMEOUT_MS: '4000',
+      SLUICE_KEEP_ALIVE_TIMEOUT_MS: '5000',
+      SLUICE_CONNECTION_TIMEOUT_MS: '30000',
     })
     assert.equal(c.host, '0.0.0.0')
     assert.equal(c.port, 8080)
@@ -34,6 +44,30 @@ describe('configuration from the environment', () => {
     assert.equal(c.maxShards, 20)
     assert.equal(c.shardWriteRecordsPerSecond, 5000)
     assert.equal(c.logLevel, 'debug')
+    assert.deepEqual(
+      [c.maxConnections, c.headersTimeoutMs, c.requestTimeoutMs, c.keepAliveTimeoutMs, c.connectionTimeoutMs],
+      [500, 2000, 4000, 5000, 30_000],
+    )
+  })
+
+  it('refuses connection limits and timeouts that cannot work together', () => {
+    const problems = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(env)
+        return []
+      } catch (err) {
+        assert.ok(err instanceof ConfigError)
+        return err.problems
+      }
+    }
+    assert.match(problems({ SLUICE_MAX_CONNECTIONS: '0' }).join('\n'), /SLUICE_MAX_CONNECTIONS must be from 1/)
+    assert.match(problems({ SLUICE_HEADERS_TIMEOUT_MS: '20000', SLUICE_REQUEST_TIMEOUT_MS: '10000' }).join('\n'), /SLUICE_REQUEST_TIMEOUT_MS \(10000\) must be at least SLUICE_HEADERS_TIMEOUT_MS/)
+    assert.match(problems({ SLUICE_CONNECTION_TIMEOUT_MS: '1000' }).join('\n'), /SLUICE_CONNECTION_TIMEOUT_MS must be from 30000/)
+    assert.match(
+      problems({ SLUICE_REDIS_COMMAND_TIMEOUT_MS: '30000', SLUICE_CONNECTION_TIMEOUT_MS: '60000' }).join('\n'),
+      /SLUICE_CONNECTION_TIMEOUT_MS \(60000\) must be at least twice SLUICE_REDIS_COMMAND_TIMEOUT_MS/,
+    )
+    assert.deepEqual(problems({ SLUICE_HEADERS_TIMEOUT_MS: '5000', SLUICE_REQUEST_TIMEOUT_MS: '5000' }), [])
   })
 
   it('reports every bad value at once, by name', () => {

@@ -7,10 +7,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { allows, type ScopeAction } from '@sluice/store'
 import type { ActionContext } from '../context.js'
-import { PUT_BODY_LIMIT } from '../routes/records.js'
+import { PUT_BODY_LIMIT, kinesisCborBodyParser, kinesisJsonBodyParser, refuseOversizedKinesisBody } from '../body-parsing.js'
 import { KINESIS_ACTIONS, type CallContext } from './actions.js'
 import { KinesisError, toKinesisError } from './errors.js'
-import { decodeCborRequest, encodeCborAnswer } from './cbor.js'
+import { encodeCborAnswer } from './cbor.js'
 import { SigV4Verifier, type AwsPrincipal } from './sigv4.js'
 
 const TARGET_PREFIX = 'Kinesis_20131202.'
@@ -77,24 +77,22 @@ function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): Fast
  * AWS4-HMAC-SHA256 header is accepted (what kinesalite and kinesis-mock do).
  */
 export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext, verifier?: SigV4Verifier): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error')
+  // Size, UTF-8, depth and prototype members are checked there, per action (body-parsing.ts). The
+  // raw bytes are kept: a SigV4 signature covers them.
   app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => {
     rawBodies.set(req, body as Buffer)
-    return parseJson(req, (body as Buffer).toString('utf8'), done)
+    kinesisJsonBodyParser(req, body as Buffer, done)
   })
   app.addContentTypeParser(KINESIS_CBOR_TYPE, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => {
     rawBodies.set(req, body as Buffer)
-    try {
-      done(null, decodeCborRequest(body as Buffer))
-    } catch (err) {
-      done(new KinesisError('SerializationException', `The request body is not valid CBOR: ${(err as Error).message}`), undefined)
-    }
+    kinesisCborBodyParser(req, body as Buffer, done)
   })
 
   app.post(
     '/',
     {
       bodyLimit: PUT_BODY_LIMIT,
+      preParsing: refuseOversizedKinesisBody,
       errorHandler: (err, req, reply) => sendError(req, reply, err),
     },
     async (req, reply) => {

@@ -21,6 +21,7 @@ export type KinesisErrorType =
   | 'IncompleteSignatureException'
   | 'InvalidSignatureException'
   | 'AccessDeniedException'
+  | 'RequestEntityTooLargeException'
   | 'ServiceUnavailable'
   | 'InternalFailure'
 
@@ -39,6 +40,8 @@ const STATUS: Record<KinesisErrorType, number> = {
   IncompleteSignatureException: 403,
   InvalidSignatureException: 400,
   AccessDeniedException: 400,
+  // AWS answers an oversized request 413 before any operation runs.
+  RequestEntityTooLargeException: 413,
   ServiceUnavailable: 503,
   InternalFailure: 500,
 }
@@ -103,6 +106,7 @@ export function toKinesisError(err: unknown, context: { stream?: string } = {}):
       case 'ValidationError':
         return { error: new KinesisError('InvalidArgumentException', err.message, { cause: err }), internal: false }
       case 'PayloadTooLarge':
+        return { error: new KinesisError('RequestEntityTooLargeException', err.message, { cause: err }), internal: false }
       case 'UnsupportedMediaType':
         return { error: new KinesisError('SerializationException', err.message, { cause: err }), internal: false }
       case 'ServiceUnavailable':
@@ -115,7 +119,11 @@ export function toKinesisError(err: unknown, context: { stream?: string } = {}):
   if (store) return { error: new KinesisError('ServiceUnavailable', store.message, { cause: err }), internal: false }
   if (err instanceof SyntaxError) return { error: new KinesisError('SerializationException', 'Start of structure or map found where not expected.', { cause: err }), internal: false }
   const code = (err as { code?: string } | null)?.code
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { error: new KinesisError('SerializationException', 'The request body is too large.', { cause: err }), internal: false }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { error: new KinesisError('RequestEntityTooLargeException', 'The request body is larger than this operation accepts.', { cause: err }), internal: false }
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const message = 'Content-Type must be application/x-amz-json-1.1 (or 1.0), application/x-amz-cbor-1.1 or application/json.'
+    return { error: new KinesisError('SerializationException', message, { cause: err }), internal: false }
+  }
   if (code?.startsWith('FST_ERR_CTP_')) return { error: new KinesisError('SerializationException', (err as Error).message, { cause: err }), internal: false }
   return { error: new KinesisError('InternalFailure', 'Internal service failure.', { cause: err }), internal: true }
 }

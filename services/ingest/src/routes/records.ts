@@ -8,9 +8,10 @@ import { requireShard, requireStream } from '../actions/describe-stream.js'
 import { ApiError, validationError } from '../errors.js'
 import { getRecordsSchema, putRecordsSchema, putShardRecordsSchema } from './records.schema.js'
 import type { ApiErrorDetail } from '@sluice/protocol'
+import { PUT_BODY_LIMIT } from '../body-parsing.js'
 
-/** Request bodies of this size hold 5 MiB of record data in base64 plus JSON and escaped keys. */
-export const PUT_BODY_LIMIT = 8 * 1024 * 1024
+/** Re-exported: the put routes' limit is defined with the others in body-parsing.ts. */
+export { PUT_BODY_LIMIT }
 
 function sendPutOutcome(reply: FastifyReply, outcome: PutOutcome): FastifyReply {
   if (outcome.retryAfterSeconds !== undefined) reply.header('retry-after', String(outcome.retryAfterSeconds))
