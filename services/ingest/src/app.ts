@@ -210,7 +210,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).send(e.toBody())
   })
 
-  if (authRequired(config)) authHooks(app, new ApiKeys(redis), { kinesisVerified: config.awsCredentials !== undefined })
+  if (authRequired(config)) authHooks(app, new ApiKeys(redis), { kinesisVerified: config.awsCredentials !== undefined, metricsBehindKey: config.metricsAuth === 'key' })
   healthRoutes(app, redis, () => closed || lifecycle.draining)
   metricsRoute(app, metrics, () => refreshGroupMetrics(ctx))
   streamRoutes(app, ctx)

@@ -46,8 +46,13 @@ const RULES: Record<string, Rule> = {
 
 const scopesOf = new WeakMap<FastifyRequest, Scope[]>()
 
-function ruleFor(req: FastifyRequest): Rule {
-  return RULES[`${req.method} ${req.routeOptions.url ?? ''}`] ?? { action: 'any', stream: 'all' }
+/** With SLUICE_METRICS_AUTH=key, scraping needs a key with a scope on every stream (labels name them all). */
+const METRICS_BEHIND_KEY: Rule = { action: 'any', stream: 'all' }
+
+function ruleFor(req: FastifyRequest, metricsBehindKey = false): Rule {
+  const route = `${req.method} ${req.routeOptions.url ?? ''}`
+  if (metricsBehindKey && route === 'GET /metrics') return METRICS_BEHIND_KEY
+  return RULES[route] ?? { action: 'any', stream: 'all' }
 }
 
 function bearer(req: FastifyRequest): string | null {
@@ -65,7 +70,7 @@ function check(req: FastifyRequest, rule: Rule, stream: string): void {
   }
 }
 
-export function authHooks(app: FastifyInstance, keys: ApiKeys, options: { kinesisVerified: boolean }): void {
+export function authHooks(app: FastifyInstance, keys: ApiKeys, options: { kinesisVerified: boolean; metricsBehindKey?: boolean }): void {
   app.addHook('onRequest', async (req) => {
     if (req.method === 'POST' && req.url === '/') {
       // Signatures are checked by the Kinesis dispatcher, once the body they cover has arrived.
@@ -75,7 +80,7 @@ export function authHooks(app: FastifyInstance, keys: ApiKeys, options: { kinesi
         'This Sluice requires credentials (SLUICE_AUTH=on) and has no AWS access keys to verify signatures with (SLUICE_AWS_CREDENTIALS): use the REST API with an API key',
       )
     }
-    const rule = ruleFor(req)
+    const rule = ruleFor(req, options.metricsBehindKey)
     if (rule.action === 'open') return
     const token = bearer(req)
     const scopes = token ? await keys.verify(token) : null

@@ -44,6 +44,8 @@ export interface Config {
   archiveCacheBytes: number
   /** API keys required: on, off, or (unset) on unless bound to loopback. */
   auth: 'on' | 'off' | undefined
+  /** `/metrics` open (default) or, while API keys are required, behind a key with a scope on `*`. */
+  metricsAuth: 'open' | 'key'
   /** Access keys the Kinesis endpoint verifies SigV4 signatures with; undefined: not verified. */
   awsCredentials: ReadonlyMap<string, AwsCredential> | undefined
   /** Most open connections (HTTP/1.1 and HTTP/2); more are closed as they arrive. */
@@ -114,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxUnarchivedBytes: int('SLUICE_MAX_UNARCHIVED_BYTES', 256 * 1024 * 1024, 2 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
     archiveCacheBytes: int('SLUICE_ARCHIVE_CACHE_BYTES', 128 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     auth: oneOf('SLUICE_AUTH', ['on', 'off'] as const),
+    metricsAuth: oneOf('SLUICE_METRICS_AUTH', ['open', 'key'] as const) ?? 'open',
     awsCredentials: env.SLUICE_AWS_CREDENTIALS ? parseAwsCredentials(env.SLUICE_AWS_CREDENTIALS, problems) : undefined,
     maxConnections: int('SLUICE_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     headersTimeoutMs: int('SLUICE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),

@@ -1,7 +1,7 @@
 /**
  * API keys and scopes: every route × no key / bad key / wrong scope / right scope, prefixes,
- * revocation, no plaintext in Redis, the Kinesis endpoint closed while SigV4 is not verified, and
- * the start-up rule (keys required off loopback).
+ * revocation, no plaintext in Redis, the Kinesis endpoint closed while it has no access keys to
+ * verify SigV4 with, /metrics behind a key when asked, and the start-up rule (keys required off loopback).
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -99,7 +99,7 @@ describe('access control (SLUICE_AUTH=on)', () => {
     assert.ok((await keys.list()).every((k) => k.scopes.length > 0 && !('hash' in k)))
   })
 
-  it('the Kinesis endpoint refuses every call while it cannot verify SigV4', async () => {
+  it('the Kinesis endpoint refuses every call while it has no access keys to verify SigV4 with', async () => {
     const res = await s.request('POST', '/', { StreamName: 'logs-app' }, {
       'content-type': 'application/x-amz-json-1.1',
       'x-amz-target': 'Kinesis_20131202.DescribeStreamSummary',
@@ -107,6 +107,33 @@ describe('access control (SLUICE_AUTH=on)', () => {
     })
     assert.equal(res.status, 400)
     assert.equal(res.body.__type, 'UnrecognizedClientException')
+  })
+})
+
+describe('/metrics behind a key (SLUICE_METRICS_AUTH=key)', () => {
+  let s: Sluice
+  let redis: SluiceRedis
+  before(async () => {
+    s = await startSluice({ env: { SLUICE_AUTH: 'on', SLUICE_METRICS_AUTH: 'key' } })
+    redis = createRedisClient({ url: s.redis.url })
+    await connectRedis(redis)
+  })
+  after(async () => {
+    redis?.disconnect()
+    await s?.close()
+  })
+
+  it('scraping needs a key with a scope on every stream; health stays open', async () => {
+    const keys = new ApiKeys(redis)
+    const all = (await keys.create('prometheus', ['read:*'])).token
+    const some = (await keys.create('orders', ['read:orders'])).token
+    assert.equal((await s.request('GET', '/metrics')).status, 401)
+    assert.equal((await s.request('GET', '/metrics', undefined, { authorization: `Bearer ${some}` })).status, 403)
+    const ok = await s.request('GET', '/metrics', undefined, { authorization: `Bearer ${all}` })
+    assert.equal(ok.status, 200)
+    assert.match(ok.text, /sluice_http_request_duration_seconds/)
+    assert.equal((await s.request('GET', '/livez')).status, 200)
+    assert.equal((await s.request('GET', '/readyz')).status, 200)
   })
 })
 
