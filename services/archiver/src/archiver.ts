@@ -80,6 +80,7 @@ interface Backoff {
 
 /** Records read from Redis per XRANGE while cutting an object. */
 const READ_BATCH = 1000
+const EMPTY = Buffer.alloc(0)
 
 function randomJitter(failures: number): number {
   const cap = Math.min(30_000, 500 * 2 ** Math.min(failures, 10))
@@ -243,7 +244,7 @@ export class Archiver {
       // Before the upload, so an S3 outage shows as a growing backlog rather than a frozen one.
       this.o.metrics.backlogBytes.set(ref.label, await this.index.backlogBytes(ref.keys))
       if (!cut.entries) break
-      const object = encodeObject(this.o.settings.prefix, ref.stream.name, ref.stream.generation, ref.shardIndex, cut.entries)
+      const object = await encodeObject(this.o.settings.prefix, ref.stream.name, ref.stream.generation, ref.shardIndex, cut.entries)
       const started = process.hrtime.bigint()
       await this.upload(object.description.key, object.body, object.md5, object.md5Hex)
       this.o.metrics.uploadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
@@ -330,21 +331,26 @@ export class Archiver {
 
   /** Redis time and up to `count` records from `from`, in one MULTI (time first). */
   private async readRange(ref: ShardRef, from: string, count: number): Promise<{ nowMs: number; batch: EntryToArchive[] }> {
-    const replies = await this.o.redis.multi().time().xrange(ref.keys.log, from, '+', 'COUNT', count).exec()
+    // Bytes, not strings: the data goes into the object as it is, so it is never decoded to a string.
+    const replies = await this.o.redis.multi().time().xrangeBuffer(ref.keys.log, from, '+', 'COUNT', count).exec()
     if (!replies) throw new Error('MULTI was aborted')
     const [timeReply, rangeReply] = replies
     if (timeReply?.[0]) throw timeReply[0]
     if (rangeReply?.[0]) throw rangeReply[0]
-    const [sec, usec] = timeReply![1] as [string, string]
-    const raw = rangeReply![1] as Array<[string, string[]]>
+    // String(): within a MULTI that holds a Buffer command, ioredis may hand TIME's reply as Buffers too.
+    const [sec, usec] = (timeReply![1] as Array<string | Buffer>).map(String) as [string, string]
+    const raw = rangeReply![1] as Array<[Buffer, Buffer[]]>
     const batch: EntryToArchive[] = new Array(raw.length)
     for (let i = 0; i < raw.length; i++) {
-      const [entryId, fields] = raw[i]!
+      const [id, fields] = raw[i]!
+      const entryId = id.toString('latin1')
       let partitionKey = ''
-      let data = ''
+      let data: Buffer = EMPTY
       for (let j = 0; j + 1 < fields.length; j += 2) {
-        if (fields[j] === 'k') partitionKey = fields[j + 1]!
-        else if (fields[j] === 'd') data = fields[j + 1]!
+        const name = fields[j]!
+        if (name.length !== 1) continue
+        if (name[0] === 0x6b /* k */) partitionKey = fields[j + 1]!.toString('utf8')
+        else if (name[0] === 0x64 /* d */) data = fields[j + 1]!
       }
       batch[i] = { entryId, partitionKey, data }
     }

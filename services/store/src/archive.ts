@@ -13,7 +13,8 @@
  * very same key. Only the fenced archive-commit script moves the cursor.
  */
 import { createHash } from 'node:crypto'
-import { gunzipSync, gzipSync } from 'node:zlib'
+import { promisify } from 'node:util'
+import { gunzipSync, gzip } from 'node:zlib'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { base64DecodedLength, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
 import { envReader } from './env.js'
@@ -109,8 +110,11 @@ export interface ArchivedObject {
 export interface EntryToArchive {
   entryId: string
   partitionKey: string
-  data: string
+  /** base64, as text or as the bytes of that text (what the archiver reads from Redis: no decoding) */
+  data: string | Buffer
 }
+
+const gzipAsync = promisify(gzip)
 
 export function entryMs(entryId: string): number {
   return Number(entryId.slice(0, entryId.indexOf('-')))
@@ -120,8 +124,18 @@ export function entryOrdinal(entryId: string): number {
   return Number(entryId.slice(entryId.indexOf('-') + 1))
 }
 
-export function recordBytes(e: { partitionKey: string; data: string }): number {
-  return base64DecodedLength(e.data) + Buffer.byteLength(e.partitionKey, 'utf8')
+/** What `base64DecodedLength` says of the text these bytes spell. */
+function base64BytesDecodedLength(b64: Buffer): number {
+  const n = b64.length
+  if (n === 0) return 0
+  let pad = 0
+  if (b64[n - 1] === 61 /* = */) pad = b64[n - 2] === 61 ? 2 : 1
+  return (n / 4) * 3 - pad
+}
+
+export function recordBytes(e: { partitionKey: string; data: string | Buffer }): number {
+  const data = typeof e.data === 'string' ? base64DecodedLength(e.data) : base64BytesDecodedLength(e.data)
+  return data + Buffer.byteLength(e.partitionKey, 'utf8')
 }
 
 export interface ObjectLimits {
@@ -146,7 +160,16 @@ function jsonKey(key: string): string {
  * escaping. This runs for every archived record.
  */
 export function ndjsonLine(e: EntryToArchive, shardIndex: number): string {
-  return `{"sequenceNumber":"${sequenceNumberFromEntryId(e.entryId, shardIndex)}","partitionKey":${jsonKey(e.partitionKey)},"data":"${e.data}","approximateArrivalTimestamp":${entryMs(e.entryId)}}\n`
+  return `${lineHead(e, shardIndex)}${typeof e.data === 'string' ? e.data : e.data.toString('latin1')}${lineTail(e)}`
+}
+
+/** A line up to the data, and after it: the data goes between as it is (base64 needs no escaping). */
+function lineHead(e: EntryToArchive, shardIndex: number): string {
+  return `{"sequenceNumber":"${sequenceNumberFromEntryId(e.entryId, shardIndex)}","partitionKey":${jsonKey(e.partitionKey)},"data":"`
+}
+
+function lineTail(e: EntryToArchive): string {
+  return `","approximateArrivalTimestamp":${entryMs(e.entryId)}}\n`
 }
 
 /** Buffer.byteLength(ndjsonLine(e)) without building the line. */
@@ -221,20 +244,32 @@ export interface EncodedObject {
   description: ArchivedObject
 }
 
-/** The object for `entries` (all of them). gzip output is deterministic: same records, same bytes. */
-export function encodeObject(prefix: string, stream: string, generation: number, shardIndex: number, entries: readonly EntryToArchive[]): EncodedObject {
+/**
+ * The object for `entries` (all of them). gzip output is deterministic: same records, same bytes.
+ * The NDJSON is written straight into one buffer (its size is known from ndjsonLineBytes), and
+ * compressed off the event loop, on libuv's thread pool.
+ */
+export async function encodeObject(prefix: string, stream: string, generation: number, shardIndex: number, entries: readonly EntryToArchive[]): Promise<EncodedObject> {
   const first = entries[0]
   const last = entries[entries.length - 1]
   if (!first || !last) throw new RangeError('an archive object holds at least one record')
-  let text = ''
+  let size = 0
   let bytes = 0
   for (const e of entries) {
-    text += ndjsonLine(e, shardIndex)
+    size += ndjsonLineBytes(e)
     bytes += recordBytes(e)
   }
+  const text = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const e of entries) {
+    at += text.write(lineHead(e, shardIndex), at, 'utf8')
+    at += typeof e.data === 'string' ? text.write(e.data, at, 'latin1') : e.data.copy(text, at)
+    at += text.write(lineTail(e), at, 'latin1')
+  }
+  if (at !== size) throw new Error(`archive object of ${entries.length} records: wrote ${at} bytes of NDJSON, measured ${size}`)
   // Level 1: about three times faster than the default 6 for a few percent more bytes; the archiver
   // must keep up with the ingest rate on a fraction of a core.
-  const body = gzipSync(text, { level: 1 })
+  const body = await gzipAsync(text, { level: 1 })
   const digest = createHash('md5').update(body).digest()
   return {
     body,
