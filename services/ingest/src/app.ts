@@ -130,6 +130,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const ownsRedis = opts.redis === undefined
   const redis = opts.redis ?? createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, connectionName: 'sluice-ingest' })
   if (ownsRedis) {
+    redis.on('error', () => undefined) // reported through the requests' 503s
     await connectRedis(redis)
     app.addHook('onClose', async () => {
       await redis.quit().catch(() => redis.disconnect())

@@ -22,6 +22,9 @@ async function main(): Promise<void> {
   }
 
   const redis = createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, connectionName: 'sluice-ingest' })
+  // Errors reach the requests (503) and the log below; without a listener ioredis prints every
+  // failed reconnection attempt to stderr.
+  redis.on('error', () => undefined)
   // ioredis keeps retrying in the background; give it a bounded time to come up at start.
   const connected = await Promise.race([
     connectRedis(redis).then(() => true, () => false),
@@ -62,6 +65,18 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, redis, lifecycle })
   const sockets = trackSockets(app)
   for (const w of check.warnings) app.log.warn(w)
+  // One line when Redis goes away and one when it is back, not one per reconnection attempt.
+  let redisDown = false
+  redis.on('error', (err: Error) => {
+    if (redisDown) return
+    redisDown = true
+    app.log.warn({ err: err.message }, 'lost the connection to Redis: requests get 503 until it is back')
+  })
+  redis.on('ready', () => {
+    if (!redisDown) return
+    redisDown = false
+    app.log.info('connected to Redis again')
+  })
   if (config.awsCredentials) app.log.info({ accessKeys: config.awsCredentials.size }, 'the Kinesis endpoint verifies SigV4 signatures')
   app.addHook('onClose', async () => {
     await redis.quit().catch(() => redis.disconnect())

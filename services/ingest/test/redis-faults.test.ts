@@ -99,6 +99,28 @@ describe('Redis faults', () => {
     )
   }
 
+  it('the service logs one line when Redis goes and one when it is back, not one per reconnection attempt', async () => {
+    const redis = await startRedis()
+    cleanup.push(() => redis.close())
+    const port = await freePort()
+    const ingest = await startProcess({
+      command: process.execPath,
+      args: [serverJs],
+      env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: redis.dir, SLUICE_LOG_LEVEL: 'info' },
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+    })
+    cleanup.push(() => ingest.kill('SIGTERM'))
+    await redis.kill('SIGKILL')
+    // Long enough for a dozen reconnection attempts.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await redis.restart()
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, { timeoutMs: 10_000, message: 'ready again' })
+    await waitFor(() => /connected to Redis again/.test(ingest.output()), { timeoutMs: 5_000, message: 'a line saying Redis is back' })
+    const out = ingest.output()
+    assert.equal(out.match(/lost the connection to Redis/g)?.length, 1, out.slice(-2000))
+    assert.doesNotMatch(out, /Unhandled error event/)
+  })
+
   it('refuses to start against a Redis that may evict keys', async () => {
     const redis = await startRedis({ maxmemoryPolicy: 'allkeys-lru' })
     cleanup.push(() => redis.close())
