@@ -2,6 +2,7 @@
  * Starts the ingest app in-process against a real redis-server from testkit, listening on a free
  * port, and gives tests a small JSON HTTP client.
  */
+import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -94,6 +95,15 @@ export async function startSluice(
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/** The promise rejects with an error of this name (an AWS SDK exception class), and this message. */
+export async function rejectsWith(p: Promise<unknown>, name: string, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: Error) => {
+    assert.equal(err.name, name, `${err.name}: ${err.message}`)
+    if (message) assert.match(err.message, message)
+    return true
+  })
 }
 
 export function b64(text: string): string {

@@ -28,18 +28,10 @@ import {
 } from '@aws-sdk/client-kinesis'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x'
-import { b64, startSluice, type Sluice } from './harness.js'
+import { b64, rejectsWith, startSluice, type Sluice } from './harness.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (data: Uint8Array | undefined) => new TextDecoder().decode(data)
-
-async function rejectsWith(p: Promise<unknown>, name: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: Error) => {
-    assert.equal(err.name, name, `${err.name}: ${err.message}`)
-    if (message) assert.match(err.message, message)
-    return true
-  })
-}
 
 describe('Kinesis API (AWS SDK v3)', () => {
   let s: Sluice

@@ -27,7 +27,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { encode as cborEncode } from 'cbor-x'
-import { startSluice, type Sluice } from './harness.js'
+import { rejectsWith, startSluice, type Sluice } from './harness.js'
 
 const run = promisify(execFile)
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -51,14 +51,6 @@ class Sha256 {
   async digest(): Promise<Uint8Array> {
     return this.h.digest()
   }
-}
-
-async function rejectsWith(p: Promise<unknown>, name: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: Error) => {
-    assert.equal(err.name, name, `${err.name}: ${err.message}`)
-    if (message) assert.match(err.message, message)
-    return true
-  })
 }
 
 describe('SigV4 verification on the Kinesis endpoint', () => {
