@@ -160,6 +160,34 @@ describe('SigV4 verification on the Kinesis endpoint', () => {
     assert.equal(bad.status, 400)
   })
 
+  it('the operation is part of what is signed: a signed request replayed as another operation is refused', async () => {
+    const url = new URL(s.url)
+    const signer = new SignatureV4({ service: 'kinesis', region: 'us-east-1', credentials: { accessKeyId: KEYS.admin.id, secretAccessKey: KEYS.admin.secret }, sha256: Sha256 })
+    const body = json({ StreamName: 'orders-2' })
+    const request = await signer.sign({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      query: {},
+      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.DescribeStreamSummary' },
+      body,
+    })
+    const headers = request.headers as Record<string, string>
+    const replayed = await fetch(s.url + '/', { method: 'POST', headers: { ...headers, 'x-amz-target': 'Kinesis_20131202.DeleteStream' }, body })
+    assert.equal(replayed.status, 400)
+    assert.equal(((await replayed.json()) as { __type: string }).__type, 'InvalidSignatureException')
+    // Signed without the target at all: refused before anything runs.
+    const unsigned = await signer.sign(
+      { method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', query: {}, headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1' }, body },
+    )
+    const res = await fetch(s.url + '/', { method: 'POST', headers: { ...(unsigned.headers as Record<string, string>), 'x-amz-target': 'Kinesis_20131202.DeleteStream' }, body })
+    assert.equal(res.status, 403)
+    assert.equal(((await res.json()) as { __type: string }).__type, 'IncompleteSignatureException')
+    assert.equal((await client(KEYS.admin).send(new DescribeStreamSummaryCommand({ StreamName: 'orders-2' }))).StreamDescriptionSummary?.StreamStatus, 'ACTIVE')
+  })
+
   it('a missing or malformed Authorization header gets AWS’s answer', async () => {
     const res = await fetch(s.url + '/', { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.ListStreams' }, body: '{}' })
     assert.equal(res.status, 403)

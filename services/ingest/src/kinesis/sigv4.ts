@@ -168,6 +168,11 @@ export class SigV4Verifier {
     if (amzDate === undefined || !auth.signedHeaders.includes('x-amz-date')) {
       throw new KinesisError('IncompleteSignatureException', "Authorization header requires the 'X-Amz-Date' header, signed.")
     }
+    // The operation must be signed too: otherwise a captured request (say DescribeStream) could be
+    // replayed within the skew window as another one with the same body (DeleteStream).
+    if (!auth.signedHeaders.includes('x-amz-target')) {
+      throw new KinesisError('IncompleteSignatureException', "Authorization header requires the 'X-Amz-Target' header, signed.")
+    }
     // Over HTTP/2 the SDK signs the :authority pseudo-header instead of Host.
     if (!auth.signedHeaders.includes('host') && !auth.signedHeaders.includes(':authority')) throw new KinesisError('IncompleteSignatureException', "Authorization header requires the 'Host' header, signed.")
     const signingDate = parseAmzDate(amzDate)
