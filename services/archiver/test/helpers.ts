@@ -106,7 +106,7 @@ export async function putMany(
 }
 
 /** Every object of the bucket, decoded, by shard, in key order (= sequence order). */
-export async function archivedRecords(world: World, stream: string): Promise<Map<string, { keys: string[]; records: ArchivedRecord[][] }>> {
+export async function archivedRecords(world: Pick<World, 'client'>, stream: string): Promise<Map<string, { keys: string[]; records: ArchivedRecord[][] }>> {
   const byShard = new Map<string, { keys: string[]; records: ArchivedRecord[][] }>()
   // ListObjects (v1) with Marker: s3rver answers a truncated ListObjectsV2 page with a 500.
   let marker: string | undefined
@@ -143,7 +143,7 @@ export async function archivedRecords(world: World, stream: string): Promise<Map
  * of the stream (a prefix of each shard is enough when `complete` is false: records still being
  * archived).
  */
-export async function assertArchiveExact(world: World, stream: string, acked: Map<string, string[]>, complete = true): Promise<number> {
+export async function assertArchiveExact(world: Pick<World, 'client'>, stream: string, acked: Map<string, string[]>, complete = true): Promise<number> {
   const archived = await archivedRecords(world, stream)
   let objects = 0
   for (const [shardId, sequenceNumbers] of acked) {
