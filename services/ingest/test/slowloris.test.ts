@@ -3,18 +3,21 @@
  * in their body, or in an HTTP/2 preface — are closed by the server's timeouts (and reconnect, as an
  * attacker would), while an honest client opening a new connection for each put keeps its latency:
  * p99 at most twice its baseline (measured before and after the attack). The ingest runs as its
- * own process, with small timeouts so the test is short.
+ * own process, with small timeouts so the test is short. HTTP/2 gets the same timeouts (Node applies
+ * them to HTTP/1.1 only; http-server.ts adds them): a session must open a stream, a stream must finish
+ * its request.
  */
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
+import { connect as http2Connect, constants as http2Constants } from 'node:http2'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, startProcess, startRedis, waitFor } from '@sluice/testkit'
-import { request } from './harness.js'
+import { request, startSluice } from './harness.js'
 
 const serverJs = fileURLToPath(new URL('../src/server.js', import.meta.url))
 const HEADERS_TIMEOUT_MS = 2000
@@ -190,5 +193,45 @@ describe('slowloris', () => {
     assert.ok(told >= attack.closed.filter((c) => c.kind !== 'http2-preface').length * 0.9, `${told} slow HTTP/1.1 sockets were answered 408`)
     assert.ok(during.length >= 100, `the honest client got ${during.length} puts through during the attack`)
     assert.ok(p99.during <= 2 * p99.baseline, `honest p99 ${p99.during.toFixed(2)} ms under attack, more than twice its baseline ${p99.baseline.toFixed(2)} ms`)
+  })
+
+  it('HTTP/2 (h2c): a session that opens no stream and a stream whose request never ends are closed by the same timeouts', async () => {
+    const s = await startSluice({ env: { SLUICE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), SLUICE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) } })
+    cleanup.push(() => s.close())
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'h2', shardCount: 1 })).status, 201)
+    const session = http2Connect(s.url)
+    cleanup.push(() => session.destroy())
+    const put = (body: string, end: boolean) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/v1/streams/h2/records', 'content-type': 'application/json' })
+      stream.on('error', () => undefined)
+      if (end) stream.end(body)
+      else stream.write(body)
+      return new Promise<{ status?: number; rstCode?: number; ms: number }>((resolve) => {
+        const started = Date.now()
+        stream.on('response', (h) => {
+          stream.resume()
+          stream.on('end', () => resolve({ status: Number(h[':status']), ms: Date.now() - started }))
+        })
+        stream.on('close', () => resolve({ rstCode: stream.rstCode, ms: Date.now() - started }))
+      })
+    }
+    const ok = await put(JSON.stringify({ records: [{ partitionKey: 'k', data: 'AAAA' }] }), true)
+    assert.equal(ok.status, 200, 'a put over h2c')
+    const [slow, idleClosedAfter] = await Promise.all([
+      put('{"records":[', false),
+      (async () => {
+        const idle = http2Connect(s.url)
+        idle.on('error', () => undefined)
+        const started = Date.now()
+        await new Promise((resolve) => idle.once('close', resolve))
+        return Date.now() - started
+      })(),
+    ])
+    assert.equal(slow.status, undefined, 'the unfinished request was not answered')
+    assert.equal(slow.rstCode, http2Constants.NGHTTP2_CANCEL, 'the server reset the stream')
+    assert.ok(slow.ms >= REQUEST_TIMEOUT_MS - 100 && slow.ms <= REQUEST_TIMEOUT_MS + SLACK_MS, `reset after ${slow.ms} ms`)
+    assert.ok(idleClosedAfter >= HEADERS_TIMEOUT_MS - 100 && idleClosedAfter <= HEADERS_TIMEOUT_MS + SLACK_MS, `a session without a stream closed after ${idleClosedAfter} ms`)
+    const after = await put(JSON.stringify({ records: [{ partitionKey: 'k', data: 'AAAA' }] }), true)
+    assert.equal(after.status, 200, 'the session itself stays usable')
   })
 })
