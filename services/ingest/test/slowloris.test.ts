@@ -195,6 +195,27 @@ describe('slowloris', () => {
     assert.ok(p99.during <= 2 * p99.baseline, `honest p99 ${p99.during.toFixed(2)} ms under attack, more than twice its baseline ${p99.baseline.toFixed(2)} ms`)
   })
 
+  it('connections beyond SLUICE_MAX_CONNECTIONS are closed at once, and taken again once below it', async () => {
+    const s = await startSluice({ env: { SLUICE_MAX_CONNECTIONS: '10' } })
+    cleanup.push(() => s.close())
+    const port = Number(new URL(s.url).port)
+    const opened = async (): Promise<{ socket: Socket; closedWithin: (ms: number) => Promise<boolean> }> => {
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => undefined)
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+      await new Promise((resolve) => socket.once('connect', resolve))
+      const closedWithin = (ms: number) => Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))])
+      return { socket, closedWithin }
+    }
+    const held = await Promise.all(Array.from({ length: 10 }, opened))
+    cleanup.push(async () => held.forEach((h) => h.socket.destroy()))
+    const over = await opened()
+    assert.equal(await over.closedWithin(1000), true, 'the 11th connection was closed')
+    for (const h of held) assert.equal(await h.closedWithin(0), false, 'the first 10 stay open')
+    held.pop()!.socket.destroy()
+    await waitFor(async () => !(await (await opened()).closedWithin(300)), { timeoutMs: 5000, message: 'a connection taken again below the cap' })
+  })
+
   it('HTTP/2 (h2c): a session that opens no stream and a stream whose request never ends are closed by the same timeouts', async () => {
     const s = await startSluice({ env: { SLUICE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), SLUICE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) } })
     cleanup.push(() => s.close())
