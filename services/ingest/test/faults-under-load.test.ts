@@ -118,7 +118,8 @@ describe('faults under load', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000))
     await Promise.all(load.map((l) => l.stop()))
 
-    const during = outcomes.filter((o) => o.at > stoppedAt && o.at < resumedAt + 100)
+    // Answers that came while Redis was stopped (those in flight when it stopped may still end in 2xx).
+    const during = outcomes.filter((o) => o.at > stoppedAt && o.at < resumedAt)
     const count = (xs: Outcome[]): string => {
       const by = new Map<string, number>()
       for (const o of xs) by.set(String(o.status), (by.get(String(o.status)) ?? 0) + 1)
