@@ -12,11 +12,9 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { freePort, startProcess, startRedis, waitFor, type ChildHandle, type RedisServer } from '@sluice/testkit'
-import { b64, readAll, request, startSluice } from './harness.js'
+import { freePort, startRedis, waitFor, type ChildHandle, type RedisServer } from '@sluice/testkit'
+import { b64, readAll, request, startIngestProcess, startSluice } from './harness.js'
 
-const serverJs = fileURLToPath(new URL('../src/server.js', import.meta.url))
 const SIGV4 = 'AWS4-HMAC-SHA256 Credential=AKIDFAULTS/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd'
 const UNLIMITED = { recordsPerSecond: 1_000_000, bytesPerSecond: 1_000_000_000 }
 
@@ -144,13 +142,7 @@ describe('faults under load', () => {
     cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }))
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
-    const startIngest = () =>
-      startProcess({
-        command: process.execPath,
-        args: [serverJs],
-        env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'warn', SLUICE_SHARD_READS_PER_SECOND: '100000' },
-        readyUrl: `${base}/readyz`,
-      })
+    const startIngest = () => startIngestProcess({ redisUrl: redis.url, port, dataDir })
     let ingest: ChildHandle = await startIngest()
     cleanup.push(() => ingest.kill('SIGKILL'))
     // Limits low enough that the load is throttled: throttled records are refused records.

@@ -15,11 +15,9 @@ import { connect as http2Connect, constants as http2Constants } from 'node:http2
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { freePort, startProcess, startRedis, waitFor } from '@sluice/testkit'
-import { request, startSluice } from './harness.js'
+import { freePort, startRedis, waitFor } from '@sluice/testkit'
+import { request, startIngestProcess, startSluice } from './harness.js'
 
-const serverJs = fileURLToPath(new URL('../src/server.js', import.meta.url))
 const HEADERS_TIMEOUT_MS = 2000
 const REQUEST_TIMEOUT_MS = 3000
 /** Node looks for expired connections every quarter of the headers timeout here (http-server.ts). */
@@ -142,18 +140,11 @@ describe('slowloris', () => {
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }))
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
-    const ingest = await startProcess({
-      command: process.execPath,
-      args: [serverJs],
-      env: {
-        SLUICE_REDIS_URL: redis.url,
-        SLUICE_PORT: String(port),
-        SLUICE_DATA_DIR: dataDir,
-        SLUICE_LOG_LEVEL: 'warn',
-        SLUICE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
-        SLUICE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-      },
-      readyUrl: `${base}/readyz`,
+    const ingest = await startIngestProcess({
+      redisUrl: redis.url,
+      port,
+      dataDir,
+      env: { SLUICE_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), SLUICE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) },
     })
     cleanup.push(() => ingest.kill('SIGKILL'))
     const created = await request(base, 'POST', '/v1/streams', { name: 'sl', shardCount: 2, writeLimits: { recordsPerSecond: 1_000_000, bytesPerSecond: 1_000_000_000 } })
