@@ -56,11 +56,10 @@ export function kinesisBodyLimit(req: FastifyRequest): number {
   return typeof target === 'string' && KINESIS_PUT_TARGETS.has(target) ? PUT_BODY_LIMIT : DEFAULT_BODY_LIMIT
 }
 
-function kinesisTooLarge(req: FastifyRequest, limit: number, size: number | undefined): KinesisError {
+function kinesisTooLarge(req: FastifyRequest, limit: number, size: number): KinesisError {
   const target = req.headers['x-amz-target']
   const action = typeof target === 'string' ? target.slice(target.indexOf('.') + 1) : 'this operation'
-  const what = size === undefined ? 'The request body is larger than' : `The request body (${size} bytes) is larger than`
-  return new KinesisError('RequestEntityTooLargeException', `${what} the ${limit} bytes ${action} accepts (PutRecord and PutRecords: ${PUT_BODY_LIMIT}).`)
+  return new KinesisError('RequestEntityTooLargeException', `The request body (${size} bytes) is larger than the ${limit} bytes ${action} accepts (PutRecord and PutRecords: ${PUT_BODY_LIMIT}).`)
 }
 
 /**

@@ -138,6 +138,11 @@ export function createDualProtocolServer(handler: Handler, limits: ServerLimits)
       clearTimeout(deadline)
       undecided.delete(socket)
     })
+    // A client that hangs up before its first bytes leaves the socket half-open (node:http servers
+    // allow that), and no parser will ever end it: end it now, not at the deadline, or it holds one
+    // of SLUICE_MAX_CONNECTIONS until then.
+    const onEnd = (): void => void socket.destroy()
+    socket.once('end', onEnd)
     let seen = Buffer.alloc(0)
     const onData = (chunk: Buffer): void => {
       seen = Buffer.concat([seen, chunk])
@@ -147,6 +152,7 @@ export function createDualProtocolServer(handler: Handler, limits: ServerLimits)
       undecided.delete(socket)
       clearTimeout(deadline)
       socket.off('data', onData)
+      socket.off('end', onEnd)
       socket.pause()
       if (isHttp2) {
         http2.emit('connection', replaying(socket, seen))

@@ -8,26 +8,11 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { freePort, startProcess, startRedis, waitFor, type RedisServer } from '@sluice/testkit'
-import { b64, readAll, request, startSluice } from './harness.js'
+import { freePort, startRedis, waitFor, type RedisServer } from '@sluice/testkit'
+import { b64, readAll, request, startIngestProcess, startSluice } from './harness.js'
 
-const serverJs = fileURLToPath(new URL('../src/server.js', import.meta.url))
-
-async function startIngest(redis: RedisServer, port: number, dataDir: string) {
-  return startProcess({
-    command: process.execPath,
-    args: [serverJs],
-    env: {
-      SLUICE_REDIS_URL: redis.url,
-      SLUICE_PORT: String(port),
-      SLUICE_DATA_DIR: dataDir,
-      SLUICE_LOG_LEVEL: 'warn',
-      SLUICE_SHARD_READS_PER_SECOND: '1000',
-    },
-    readyUrl: `http://127.0.0.1:${port}/readyz`,
-    readyTimeoutMs: 20_000,
-  })
+function startIngest(redis: RedisServer, port: number, dataDir: string) {
+  return startIngestProcess({ redisUrl: redis.url, port, dataDir, env: { SLUICE_SHARD_READS_PER_SECOND: '1000' } })
 }
 
 describe('durability', () => {

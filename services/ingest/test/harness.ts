@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { startRedis, type RedisServer } from '@sluice/testkit'
+import { fileURLToPath } from 'node:url'
+import { startProcess, startRedis, type ChildHandle, type RedisServer } from '@sluice/testkit'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 
@@ -103,6 +104,17 @@ export async function rejectsWith(p: Promise<unknown>, name: string, message?: R
     assert.equal(err.name, name, `${err.name}: ${err.message}`)
     if (message) assert.match(err.message, message)
     return true
+  })
+}
+
+/** The ingest service as a process of its own (what `npm run serve` runs), ready when this resolves. */
+export function startIngestProcess(options: { redisUrl: string; port: number; dataDir: string; env?: Record<string, string> }): Promise<ChildHandle> {
+  return startProcess({
+    command: process.execPath,
+    args: [fileURLToPath(new URL('../src/server.js', import.meta.url))],
+    env: { SLUICE_REDIS_URL: options.redisUrl, SLUICE_PORT: String(options.port), SLUICE_DATA_DIR: options.dataDir, SLUICE_LOG_LEVEL: 'warn', ...options.env },
+    readyUrl: `http://127.0.0.1:${options.port}/readyz`,
+    readyTimeoutMs: 20_000,
   })
 }
 
