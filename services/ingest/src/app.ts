@@ -22,6 +22,7 @@ import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
 import { groupRoutes } from './routes/groups.js'
+import { keyRoutes } from './routes/keys.js'
 import { createDualProtocolServer, type DualProtocolServer } from './http-server.js'
 
 export interface AppOptions {
@@ -135,10 +136,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const metrics = new IngestMetrics()
   const observeStore: StoreObserver = (operation, seconds, outcome) => metrics.redisDuration.observe({ operation, outcome }, seconds)
   const catalog = new StreamCatalog(redis, observeStore)
+  const keys = new ApiKeys(redis)
   const ctx: ActionContext = {
     catalog,
     shards: new ShardStore(redis, observeStore),
     groups: new ConsumerGroups(redis, observeStore),
+    keys,
     directory: new StreamDirectory(catalog),
     iterators: createIteratorCodec(opts.iteratorSecret ?? resolveIteratorSecret(config.iteratorSecret, config.dataDir)),
     limits: {
@@ -205,12 +208,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).send(e.toBody())
   })
 
-  if (authRequired(config)) authHooks(app, new ApiKeys(redis))
+  if (authRequired(config)) authHooks(app, keys)
   healthRoutes(app, redis, () => closed || lifecycle.draining)
   metricsRoute(app, metrics, () => refreshGroupMetrics(ctx))
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
   groupRoutes(app, ctx)
+  keyRoutes(app, ctx)
   kinesisRoutes(app, ctx)
   if (dual) http2Of.set(app, dual)
   return app
