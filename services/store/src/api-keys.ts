@@ -13,6 +13,7 @@
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import { LRUCache } from 'lru-cache'
+import { SCOPE_PATTERN } from '@sluice/protocol'
 import { guarded } from './errors.js'
 import { catalogKeys } from './keys.js'
 import type { SluiceRedis } from './connection.js'
@@ -20,11 +21,7 @@ import type { SluiceRedis } from './connection.js'
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>
 const SCRYPT = { N: 16384, r: 8, p: 1 }
 const TOKEN_RE = /^sluice_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/
-/** What a scope looks like, as a JSON-Schema pattern (the REST routes' schemas use it too). */
-export const SCOPE_PATTERN = '^(read|write|admin):(\\*|[a-zA-Z0-9_.-]{1,128}\\*?)$'
 const SCOPE_RE = new RegExp(SCOPE_PATTERN)
-/** What a key id looks like (16 hex digits). */
-export const API_KEY_ID_PATTERN = '^[0-9a-f]{16}$'
 
 export type ScopeAction = 'read' | 'write' | 'admin'
 

@@ -1,4 +1,4 @@
-import { API_KEY_ID_PATTERN, SCOPE_PATTERN } from '@sluice/store'
+import { API_KEY_ID_PATTERN, SCOPE_PATTERN } from '@sluice/protocol'
 import { errorResponses } from './common.schema.js'
 
 /** Most scopes one key may have: enough for any real use, and a bound on what a request stores. */
