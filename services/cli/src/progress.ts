@@ -87,6 +87,6 @@ export function putSummary(stream: string, stats: PutStats, elapsedMs: number, i
     `${interrupted ? 'interrupted: ' : ''}put ${formatCount(stats.acked)} of ${formatCount(stats.read)} records ` +
     `(${(stats.ackedBytes / MB).toFixed(2)} MB) to ${stream} in ${(elapsedMs / 1000).toFixed(1)} s: ` +
     `${recordsPerSecond} records/s, ${mbPerSecond} MB/s; ${formatCount(stats.retried)} retried (${formatCount(stats.throttled)} throttled); ` +
-    `${formatCount(stats.failed)} failed`
+    `${formatCount(stats.failed)} ${interrupted ? 'not put' : 'failed'}`
   )
 }
