@@ -70,10 +70,17 @@ class Printer {
     return this.max === undefined ? Number.POSITIVE_INFINITY : this.max - this.printed
   }
 
-  async print(shardId: string, r: { sequenceNumber: string; partitionKey: string; approximateArrivalTimestamp: number }, bytes: Uint8Array): Promise<void> {
-    await this.ctx.out.line(formatRecord(shardId, r, bytes, this.encoding))
+  /**
+   * Prints the record unless --max is reached. Shards are followed concurrently: the count is taken
+   * before the write yields, so two shards can never print past --max together.
+   */
+  async print(shardId: string, r: { sequenceNumber: string; partitionKey: string; approximateArrivalTimestamp: number }, bytes: Uint8Array): Promise<boolean> {
+    if (this.room <= 0 || this.ctx.out.closed) return false
     this.printed++
-    if (this.room <= 0 || this.ctx.out.closed) this.stop.abort()
+    if (this.room <= 0) this.stop.abort()
+    await this.ctx.out.line(formatRecord(shardId, r, bytes, this.encoding))
+    if (this.ctx.out.closed) this.stop.abort()
+    return true
   }
 }
 
@@ -108,8 +115,7 @@ async function tailShards(ctx: CliContext, o: TailOptions, shardIds: string[], p
         return
       }
       for (const r of page.records) {
-        if (stop.signal.aborted) return
-        await printer.print(shardId, r, Buffer.from(r.data, 'base64'))
+        if (stop.signal.aborted || !(await printer.print(shardId, r, Buffer.from(r.data, 'base64')))) return
         lastSequenceNumber = r.sequenceNumber
       }
       position = { iterator: page.nextIterator }
@@ -152,8 +158,11 @@ async function tailGroup(ctx: CliContext, o: TailOptions & { group: string }, pr
       const next = await Promise.race([batches.next(), stopped])
       if (next === null || next.done) break
       const batch = next.value
-      const take = Math.min(batch.records.length, printer.room)
-      for (const r of batch.records.slice(0, take)) await printer.print(batch.shardId, r, r.data)
+      let take = 0
+      for (const r of batch.records) {
+        if (ctx.interrupted.aborted || !(await printer.print(batch.shardId, r, r.data))) break
+        take++
+      }
       if (take === 0) break
       // Printed (handed to stdout) before checkpointed: a crash in between shows records again, never skips them.
       await ctx.out.flush()
