@@ -4,7 +4,8 @@
  */
 import { SluiceClient } from '@sluice/client'
 import { Output } from './output.js'
-import { UsageError } from './errors.js'
+import { UsageError, type ExitCodeValue } from './errors.js'
+import type { Command } from 'commander'
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:4600'
 
@@ -48,6 +49,9 @@ export function checkEndpoint(endpoint: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--endpoint ${endpoint}: must be http:// or https://`)
   return endpoint.replace(/\/+$/, '')
 }
+
+/** How a command runs its action: with the context of its global options; a returned code is the exit code. */
+export type RunCommand = (cmd: Command, action: (ctx: CliContext) => Promise<ExitCodeValue | void>) => Promise<void>
 
 export function createContext(options: GlobalOptions, out: Output, interrupted: AbortSignal): CliContext {
   const endpoint = checkEndpoint(options.endpoint)

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { DEFAULT_ENDPOINT, createContext, type CliContext, type GlobalOptions } from './context.js'
+import { DEFAULT_ENDPOINT, createContext, type GlobalOptions, type RunCommand } from './context.js'
 import { ExitCode, describeError, exitCodeOf, type ExitCodeValue } from './errors.js'
 import { Output } from './output.js'
 import { wholeNumber } from './options.js'
@@ -25,7 +25,7 @@ scope); 5 the stream exists already; 130 put interrupted.`
 export async function runCli(argv: readonly string[], out: Output, interrupted: AbortSignal): Promise<ExitCodeValue> {
   let exitCode: ExitCodeValue = ExitCode.ok
   let apiKeyGiven = false
-  const run = async (cmd: Command, action: (ctx: CliContext) => Promise<ExitCodeValue | void>): Promise<void> => {
+  const run: RunCommand = async (cmd, action) => {
     const globals = cmd.optsWithGlobals<GlobalOptions>()
     apiKeyGiven = Boolean(globals.apiKey)
     const code = await action(createContext(globals, out, interrupted))

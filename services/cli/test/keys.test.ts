@@ -10,15 +10,10 @@ import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { startProcess } from '@sluice/testkit'
 import { startSluice, type Sluice } from '@sluice/ingest/testing'
-import { runCli, show, type CliResult } from './run-cli.js'
+import { runCli, exited, show, type CliResult } from './run-cli.js'
 
 const KEYS_CLI = fileURLToPath(new URL('../../../ingest/dist/src/keys-cli.js', import.meta.url))
 const TOKEN = /^sluice_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/
-
-function exited(r: CliResult, code: number): void {
-  assert.ok(!r.timedOut, `the CLI exits by itself:\n${show(r)}`)
-  assert.equal(r.code, code, show(r))
-}
 
 describe('sluice keys, and API keys in every command (SLUICE_AUTH=on)', () => {
   let s: Sluice

@@ -12,30 +12,17 @@ import { join } from 'node:path'
 import { evenHashKeyRanges, hashKeyForPartitionKey, shardIdFor, shardIndexForHashKey } from '@sluice/protocol'
 import { waitFor } from '@sluice/testkit'
 import { readAll, startSluice, type Sluice } from '@sluice/ingest/testing'
-import { runCli, show, startCli, type CliResult } from './run-cli.js'
+import type { PrintedRecord } from '../src/record-format.js'
+import { runCli, exited, show, startCli, type CliResult } from './run-cli.js'
 
-function exited(r: CliResult, code: number): void {
-  assert.ok(!r.timedOut, `the CLI exits by itself:\n${show(r)}`)
-  assert.equal(r.code, code, show(r))
-}
-
-interface Printed {
-  shardId: string
-  sequenceNumber: string
-  partitionKey: string
-  approximateArrivalTimestamp: number
-  encoding: 'utf8' | 'base64'
-  data: string
-}
-
-function printed(stdout: string): Printed[] {
+function printed(stdout: string): PrintedRecord[] {
   return stdout
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Printed)
+    .map((l) => JSON.parse(l) as PrintedRecord)
 }
 
-function bytesOf(p: Printed): Buffer {
+function bytesOf(p: PrintedRecord): Buffer {
   return p.encoding === 'utf8' ? Buffer.from(p.data, 'utf8') : Buffer.from(p.data, 'base64')
 }
 

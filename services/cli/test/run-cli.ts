@@ -4,6 +4,7 @@
  * CLI that fails to exit fails its test instead of hanging the suite. A child still running when the
  * test process exits is killed too.
  */
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -87,4 +88,10 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
 /** For failure messages: everything the run showed. */
 export function show(r: CliResult): string {
   return `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}${r.timedOut ? ' TIMED OUT' : ''} after ${r.ms} ms\n--- stdout ---\n${r.stdout.slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`
+}
+
+/** The run ended by itself (not at its deadline) with this exit code. */
+export function exited(r: CliResult, code: number): void {
+  assert.ok(!r.timedOut, `the CLI exits by itself:\n${show(r)}`)
+  assert.equal(r.code, code, show(r))
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { freePort } from '@sluice/testkit'
 import { startSluice, type Sluice } from '@sluice/ingest/testing'
-import { runCli, show, type CliResult } from './run-cli.js'
+import { runCli, exited, show, type CliResult } from './run-cli.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -19,11 +19,6 @@ function oneLineError(r: CliResult, pattern: RegExp): void {
   assert.match(lines[0]!, /^sluice: /)
   assert.match(lines[0]!, pattern, show(r))
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
-}
-
-function exited(r: CliResult, code: number): void {
-  assert.ok(!r.timedOut, `the CLI exits by itself:\n${show(r)}`)
-  assert.equal(r.code, code, show(r))
 }
 
 describe('sluice streams, help, version and exit codes', () => {

@@ -3,13 +3,12 @@
  * stdout alone (so `TOKEN=$(sluice keys create …)` works) and is shown only then.
  */
 import type { Command } from 'commander'
-import type { CliContext } from '../context.js'
+import type { RunCommand } from '../context.js'
 import { keyId, scopes } from '../options.js'
 import { formatTable, formatTime } from '../table.js'
 
-type Run = (cmd: Command, action: (ctx: CliContext) => Promise<void>) => Promise<void>
 
-export function keysCommand(program: Command, run: Run): void {
+export function keysCommand(program: Command, run: RunCommand): void {
   const keys = program.command('keys').description('create, list and revoke API keys (needs a key with admin:*)')
 
   keys

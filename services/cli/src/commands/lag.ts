@@ -1,11 +1,10 @@
 /** `sluice lag --stream S --group G`: per shard, where the group's checkpoint is and how far behind. */
 import type { Command } from 'commander'
-import type { CliContext } from '../context.js'
+import type { RunCommand } from '../context.js'
 import { formatCount, formatTable } from '../table.js'
 
-type Run = (cmd: Command, action: (ctx: CliContext) => Promise<void>) => Promise<void>
 
-export function lagCommand(program: Command, run: Run): void {
+export function lagCommand(program: Command, run: RunCommand): void {
   program
     .command('lag')
     .description("a consumer group's checkpoint and lag per shard (exit 3 if the stream or group does not exist)")

@@ -9,13 +9,12 @@ import type { Readable } from 'node:stream'
 import { Option, type Command } from 'commander'
 import { Producer, SluiceError } from '@sluice/client'
 import { MAX_PARTITION_KEY_LENGTH, MAX_RECORD_DATA_BYTES } from '@sluice/protocol'
-import type { CliContext } from '../context.js'
+import type { CliContext, RunCommand } from '../context.js'
 import { CliError, ExitCode, UsageError, describeError, exitCodeOf, type ExitCodeValue } from '../errors.js'
 import { readLines } from '../lines.js'
 import { PutProgress, newPutStats, putSummary } from '../progress.js'
 import { formatCount } from '../table.js'
 
-type Run = (cmd: Command, action: (ctx: CliContext) => Promise<ExitCodeValue | void>) => Promise<void>
 
 interface PutOptions {
   stream: string
@@ -185,7 +184,7 @@ async function put(ctx: CliContext, file: string | undefined, o: PutOptions): Pr
   return stats.failed > 0 ? ExitCode.failure : ExitCode.ok
 }
 
-export function putCommand(program: Command, run: Run): void {
+export function putCommand(program: Command, run: RunCommand): void {
   program
     .command('put')
     .description('put one record per line of a file or stdin (NDJSON or plain text); exit 1 if any record was not put')

@@ -1,11 +1,10 @@
 /** `sluice streams create|list|describe|delete` */
 import type { Command } from 'commander'
 import type { StreamDescription } from '@sluice/protocol'
-import type { CliContext } from '../context.js'
+import type { RunCommand } from '../context.js'
 import { wholeNumber } from '../options.js'
 import { formatCount, formatTable, formatTime } from '../table.js'
 
-type Run = (cmd: Command, action: (ctx: CliContext) => Promise<void>) => Promise<void>
 
 function describeLines(d: StreamDescription): string[] {
   return [
@@ -24,7 +23,7 @@ function describeLines(d: StreamDescription): string[] {
   ]
 }
 
-export function streamsCommand(program: Command, run: Run): void {
+export function streamsCommand(program: Command, run: RunCommand): void {
   const streams = program.command('streams').description('create, list, describe and delete streams')
 
   streams

@@ -7,12 +7,11 @@
  */
 import { Option, type Command } from 'commander'
 import { Consumer, SluiceError, type ReadFrom } from '@sluice/client'
-import type { CliContext } from '../context.js'
+import type { CliContext, RunCommand } from '../context.js'
 import { UsageError, type ExitCodeValue } from '../errors.js'
 import { timestamp, wholeNumber } from '../options.js'
 import { formatRecord, type DataEncoding } from '../record-format.js'
 
-type Run = (cmd: Command, action: (ctx: CliContext) => Promise<ExitCodeValue | void>) => Promise<void>
 
 interface TailOptions {
   stream: string
@@ -195,7 +194,7 @@ async function tail(ctx: CliContext, o: TailOptions): Promise<void> {
   }
 }
 
-export function tailCommand(program: Command, run: Run): void {
+export function tailCommand(program: Command, run: RunCommand): void {
   program
     .command('tail')
     .description('print the records of every shard as they arrive, one JSON line each: shardId, sequenceNumber, partitionKey, approximateArrivalTimestamp, encoding, data')
