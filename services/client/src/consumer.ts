@@ -46,8 +46,12 @@ export interface Batch {
   millisBehindLatest: number
   /** Aborted when this worker loses the shard's lease: stop working on the batch. */
   signal: AbortSignal
-  /** Checkpoints the batch's last record (done for you unless checkpoint is 'manual'). */
-  checkpoint(): Promise<void>
+  /**
+   * Checkpoints the batch's last record (done for you unless checkpoint is 'manual'), or with
+   * `sequenceNumber` one of its records, when only the records up to it were handled. Either way the
+   * shard's next batch comes after this one's last record.
+   */
+  checkpoint(sequenceNumber?: string): Promise<void>
 }
 
 export type ConsumerEvent =
@@ -304,9 +308,13 @@ export class Consumer implements AsyncIterable<Batch> {
           approximateArrivalTimestamp: r.approximateArrivalTimestamp,
           data: new Uint8Array(Buffer.from(r.data, 'base64')),
         })),
-        checkpoint: async () => {
+        checkpoint: async (upTo?: string) => {
+          // A mistaken argument leaves the batch unhandled: the caller can still checkpoint it right.
+          if (upTo !== undefined && !page.records.some((r) => r.sequenceNumber === upTo)) {
+            throw new RangeError(`checkpoint(${upTo}): not a sequence number of this batch`)
+          }
           try {
-            if (!signal.aborted) await this.checkpointShard(shard, last)
+            if (!signal.aborted) await this.checkpointShard(shard, upTo ?? last)
           } finally {
             handled()
           }

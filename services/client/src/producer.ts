@@ -41,6 +41,13 @@ export interface PutResult {
   sequenceNumber: string
 }
 
+/**
+ * Status events. `retrying`: records of one request go back to the buffer — `throttled` of them
+ * refused with ProvisionedThroughputExceeded, the rest failed otherwise (`error` when the whole request
+ * failed: network, 503, 429) — and sending resumes in `inMs`.
+ */
+export type ProducerEvent = { type: 'retrying'; records: number; throttled: number; error?: Error; inMs: number }
+
 interface Pending {
   partitionKey: string
   data: string
@@ -72,6 +79,7 @@ export class Producer {
   private forceSend = false
   private readonly spaceWaiters: Array<() => void> = []
   private readonly idleWaiters: Array<() => void> = []
+  private readonly listeners = new Set<(e: ProducerEvent) => void>()
 
   constructor(options: ProducerOptions) {
     this.o = {
@@ -88,6 +96,12 @@ export class Producer {
     }
     this.signal = options.signal
     this.signal?.addEventListener('abort', () => this.failAll(new Error('producer aborted', { cause: this.signal?.reason })), { once: true })
+  }
+
+  /** Status events; returns a function that removes the listener. */
+  on(listener: (e: ProducerEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 
   /** Records waiting or in flight (never more than maxBufferedRecords). */
@@ -204,6 +218,8 @@ export class Producer {
   private async send(batch: Pending[]): Promise<void> {
     let retry: Pending[] = []
     let retryAfterMs: number | undefined
+    let throttled = 0
+    let failure: Error | undefined
     try {
       const answer = await call<PutRecordsResponse>(
         this.o.fetch,
@@ -218,12 +234,17 @@ export class Producer {
       answer.body.records.forEach((r, i) => {
         const p = batch[i]!
         if ('sequenceNumber' in r) this.settle(p, () => p.resolve({ shardId: r.shardId, sequenceNumber: r.sequenceNumber }))
-        else retry.push(p)
+        else {
+          retry.push(p)
+          if (r.errorCode === 'ProvisionedThroughputExceeded') throttled++
+        }
       })
     } catch (err) {
       if (err instanceof SluiceError && err.retryable) {
         retry = batch
         retryAfterMs = err.retryAfterMs
+        failure = err
+        if (err.status === 429) throttled = batch.length
       } else {
         for (const p of batch) this.settle(p, () => p.reject(err as Error))
       }
@@ -234,7 +255,10 @@ export class Producer {
       // Back to the front, in their order: they precede every later record of their keys.
       const attempt = Math.max(...retry.map((p) => ++p.attempts))
       this.queue = [...retry, ...this.queue]
-      this.retryAt = Math.max(this.retryAt, Date.now() + backoffMs(attempt, this.o.retryBaseMs, this.o.retryMaxMs, retryAfterMs))
+      const now = Date.now()
+      this.retryAt = Math.max(this.retryAt, now + backoffMs(attempt, this.o.retryBaseMs, this.o.retryMaxMs, retryAfterMs))
+      const event: ProducerEvent = { type: 'retrying', records: retry.length, throttled, inMs: this.retryAt - now, ...(failure ? { error: failure } : {}) }
+      for (const l of this.listeners) l(event)
     }
     if (this.bufferedCount === 0) for (const w of this.idleWaiters.splice(0)) w()
     this.schedule(this.queue.length > 0)

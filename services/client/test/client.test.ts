@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { waitFor } from '@sluice/testkit'
 import { readAll, startSluice, type Sluice } from '@sluice/ingest/testing'
 import { ApiKeys, connectRedis, createRedisClient } from '@sluice/store'
-import { Consumer, Producer, type Batch, type ConsumerEvent } from '../src/index.js'
+import { Consumer, Producer, SluiceClient, SluiceError, type Batch, type ConsumerEvent, type ProducerEvent } from '../src/index.js'
 
 describe('@sluice/client', () => {
   let s: Sluice
@@ -15,12 +15,18 @@ describe('@sluice/client', () => {
   it('Producer: 20,000 records into a shard limited to 1,000 records/s all arrive, once, in key order', async () => {
     assert.equal((await s.request('POST', '/v1/streams', { name: 'p', shardCount: 1 })).status, 201)
     const producer = new Producer({ endpoint: s.url, stream: 'p', retryMaxMs: 1000 })
+    const events: ProducerEvent[] = []
+    producer.on((e) => events.push(e))
     const keys = 50
     const puts: Promise<unknown>[] = []
     for (let i = 0; i < 20_000; i++) puts.push(producer.put(`k${i % keys}`, `${i % keys}:${Math.floor(i / keys)}`))
     const results = (await Promise.all(puts)) as Array<{ sequenceNumber: string }>
     await producer.close()
     assert.equal(new Set(results.map((r) => r.sequenceNumber)).size, 20_000, 'every record acknowledged with its own sequence number')
+    // 20,000 records at 1,000/s: many were refused at least once, and each refusal was told.
+    const throttled = events.reduce((n, e) => n + e.throttled, 0)
+    assert.ok(throttled > 0, 'retrying events count the throttled records')
+    assert.ok(events.every((e) => e.type === 'retrying' && e.records >= e.throttled && e.inMs >= 0))
     const stored = await readAll(s, 'p', 'shardId-000000000000')
     assert.equal(stored.length, 20_000, 'no record lost, none stored twice')
     const next = new Map<string, number>()
@@ -163,6 +169,49 @@ describe('@sluice/client', () => {
     await new Promise((resolve) => setTimeout(resolve, 500))
     assert.equal(requestsAfterClose, 0, 'no reader or heartbeat outlives close()')
     assert.deepEqual(w.shards, [])
+  })
+
+  it('SluiceClient: streams, reads, groups and keys, one typed call each; errors carry the API code', async () => {
+    const client = new SluiceClient({ endpoint: s.url })
+    const created = await client.createStream({ name: 'rc', shardCount: 2, retentionHours: 48 })
+    assert.equal(created.shards.length, 2)
+    assert.deepEqual(await client.describeStream('rc'), created)
+    const names: string[] = []
+    for await (const st of client.allStreams()) names.push(st.name)
+    assert.ok(names.includes('rc') && names.includes('p'))
+    const producer = new Producer({ endpoint: s.url, stream: 'rc' })
+    const { shardId, sequenceNumber } = await producer.put('key', 'hi')
+    await producer.close()
+    const page = await client.getRecords('rc', shardId, { from: 'AT_SEQUENCE_NUMBER', sequenceNumber }, 10)
+    assert.deepEqual(page.records.map((r) => [r.partitionKey, Buffer.from(r.data, 'base64').toString()]), [['key', 'hi']])
+    assert.equal((await client.getRecords('rc', shardId, { iterator: page.nextIterator })).records.length, 0)
+    const key = await client.createApiKey({ scopes: ['read:rc'], name: 'sdk' })
+    assert.ok((await client.listApiKeys()).keys.some((k) => k.id === key.id && k.name === 'sdk'))
+    await client.revokeApiKey(key.id)
+    await assert.rejects(client.revokeApiKey(key.id), (err: SluiceError) => err.code === 'KeyNotFound' && err.status === 404)
+    await assert.rejects(client.describeGroup('rc', 'none'), (err: SluiceError) => err.code === 'GroupNotFound')
+    await client.deleteStream('rc')
+    await assert.rejects(client.describeStream('rc'), (err: SluiceError) => err.code === 'StreamNotFound' && err.status === 404)
+    const unreachable = new SluiceClient({ endpoint: 'http://127.0.0.1:1' })
+    await assert.rejects(unreachable.describeStream('rc'), (err: SluiceError) => err.code === 'NetworkError' && err.retryable)
+  })
+
+  it('Consumer: checkpoint(sequenceNumber) checkpoints a batch up to one of its records', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'part', shardCount: 1 })).status, 201)
+    const producer = new Producer({ endpoint: s.url, stream: 'part' })
+    const acked = await Promise.all(Array.from({ length: 10 }, (_, i) => producer.put('k', String(i))))
+    await producer.close()
+    const c = new Consumer({ endpoint: s.url, stream: 'part', group: 'g', checkpoint: 'manual', leaseTtlMs: 3000 })
+    for await (const batch of c) {
+      assert.equal(batch.records.length, 10)
+      await assert.rejects(batch.checkpoint('1' + '0'.repeat(41)), RangeError)
+      await batch.checkpoint(batch.records[3]!.sequenceNumber)
+      break
+    }
+    await c.close()
+    const group = (await s.request('GET', '/v1/streams/part/groups/g')).body
+    assert.equal(group.shards[0].checkpoint, acked[3]!.sequenceNumber)
+    assert.equal(group.shards[0].lag.records, 6)
   })
 })
 

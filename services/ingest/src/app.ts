@@ -23,6 +23,7 @@ import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
 import { SigV4Verifier } from './kinesis/sigv4.js'
 import { groupRoutes } from './routes/groups.js'
+import { keyRoutes } from './routes/keys.js'
 import { createDualProtocolServer, type DualProtocolServer } from './http-server.js'
 import { DEFAULT_BODY_LIMIT, jsonBodyParser } from './body-parsing.js'
 
@@ -139,10 +140,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const metrics = new IngestMetrics()
   const observeStore: StoreObserver = (operation, seconds, outcome) => metrics.redisDuration.observe({ operation, outcome }, seconds)
   const catalog = new StreamCatalog(redis, observeStore)
+  const keys = new ApiKeys(redis)
   const ctx: ActionContext = {
     catalog,
     shards: new ShardStore(redis, observeStore),
     groups: new ConsumerGroups(redis, observeStore),
+    keys,
     directory: new StreamDirectory(catalog),
     iterators: createIteratorCodec(opts.iteratorSecret ?? resolveIteratorSecret(config.iteratorSecret, config.dataDir)),
     limits: {
@@ -211,12 +214,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).send(e.toBody())
   })
 
-  if (authRequired(config)) authHooks(app, new ApiKeys(redis), { kinesisVerified: config.awsCredentials !== undefined, metricsBehindKey: config.metricsAuth === 'key' })
+  if (authRequired(config)) authHooks(app, keys, { kinesisVerified: config.awsCredentials !== undefined, metricsBehindKey: config.metricsAuth === 'key' })
   healthRoutes(app, redis, () => closed || lifecycle.draining)
   metricsRoute(app, metrics, () => refreshGroupMetrics(ctx))
   streamRoutes(app, ctx)
   recordRoutes(app, ctx)
   groupRoutes(app, ctx)
+  keyRoutes(app, ctx)
   kinesisRoutes(app, ctx, config.awsCredentials ? new SigV4Verifier(config.awsCredentials) : undefined)
   if (dual) http2Of.set(app, dual)
   return app

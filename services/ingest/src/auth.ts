@@ -42,6 +42,10 @@ const RULES: Record<string, Rule> = {
   'POST /v1/streams/:name/groups/:group/workers/:workerId/heartbeat': { action: 'read', stream: 'path' },
   'DELETE /v1/streams/:name/groups/:group/workers/:workerId': { action: 'read', stream: 'path' },
   'PUT /v1/streams/:name/groups/:group/shards/:shardId/checkpoint': { action: 'read', stream: 'path' },
+  // Whoever manages keys can give any scope: only an admin of every stream may.
+  'POST /v1/keys': { action: 'admin', stream: 'all' },
+  'GET /v1/keys': { action: 'admin', stream: 'all' },
+  'DELETE /v1/keys/:id': { action: 'admin', stream: 'all' },
 }
 
 const scopesOf = new WeakMap<FastifyRequest, Scope[]>()

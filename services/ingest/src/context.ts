@@ -1,7 +1,7 @@
 /** What every action needs: the store, the stream directory, the iterator codec and the limits. */
 import type { IteratorCodec } from '@sluice/protocol'
 import type { ShardStore, StoreStreamCatalog } from './store-types.js'
-import type { ArchiveReader, ConsumerGroups } from '@sluice/store'
+import type { ApiKeys, ArchiveReader, ConsumerGroups } from '@sluice/store'
 import type { StreamDirectory } from './stream-directory.js'
 import type { IngestMetrics } from './metrics.js'
 
@@ -19,6 +19,8 @@ export interface ActionContext {
   catalog: StoreStreamCatalog
   shards: ShardStore
   groups: ConsumerGroups
+  /** API keys: the same instance the auth hooks verify with, so a revoked key is refused here at once. */
+  keys: ApiKeys
   directory: StreamDirectory
   iterators: IteratorCodec
   limits: ActionLimits

@@ -45,6 +45,7 @@ describe('access control (SLUICE_AUTH=on)', () => {
 
   it('each route: no key and a bad key are 401, a key without the scope is 403, the right scope passes', async () => {
     const put = { records: [{ partitionKey: 'k', data: b64('x') }] }
+    const doomed = await keys.create('doomed', ['read:nothing'])
     const cases: Array<{ method: string; path: string; body?: unknown; allowed: string; denied: string; ok: number }> = [
       { method: 'POST', path: '/v1/streams', body: { name: 'orders', shardCount: 1 }, allowed: 'admin', denied: 'writer', ok: 201 },
       { method: 'GET', path: '/v1/streams/orders', allowed: 'reader', denied: 'other', ok: 200 },
@@ -58,6 +59,10 @@ describe('access control (SLUICE_AUTH=on)', () => {
       { method: 'GET', path: '/v1/streams', allowed: 'admin', denied: 'reader', ok: 200 },
       { method: 'PATCH', path: '/v1/streams/orders', body: { retentionHours: 48 }, allowed: 'admin', denied: 'writer', ok: 200 },
       { method: 'DELETE', path: '/v1/streams/orders', allowed: 'admin', denied: 'reader', ok: 204 },
+      // Keys: admin of one stream is not enough (it could give itself any scope).
+      { method: 'POST', path: '/v1/keys', body: { scopes: ['read:orders'] }, allowed: 'admin', denied: 'other', ok: 201 },
+      { method: 'GET', path: '/v1/keys', allowed: 'admin', denied: 'other', ok: 200 },
+      { method: 'DELETE', path: `/v1/keys/${doomed.id}`, allowed: 'admin', denied: 'other', ok: 204 },
     ]
     for (const c of cases) {
       const label = `${c.method} ${c.path}`
@@ -97,6 +102,21 @@ describe('access control (SLUICE_AUTH=on)', () => {
     // The secret is everything after "sluice_<id>_" (base64url: it may hold '_' itself).
     for (const value of Object.values(token)) assert.ok(!stored.includes(value.slice('sluice_'.length + 17)), 'no secret in Redis')
     assert.ok((await keys.list()).every((k) => k.scopes.length > 0 && !('hash' in k)))
+  })
+
+  it('keys made over REST work at once; revoked over REST they are refused at once; the token is never listed', async () => {
+    const made = await as('admin', 'POST', '/v1/keys', { scopes: ['write:logs-*'], name: 'rest-made' })
+    assert.equal(made.status, 201, made.text)
+    const t: string = made.body.token
+    assert.equal((await as(t, 'POST', '/v1/streams/logs-app/records', { records: [{ partitionKey: 'k', data: b64('y') }] })).status, 200)
+    assert.equal((await as(t, 'GET', '/v1/streams/logs-app/shards/shardId-000000000000/records?from=TRIM_HORIZON')).status, 403)
+    assert.equal((await as(t, 'GET', '/v1/keys')).status, 403, 'a key cannot list keys without admin on *')
+    const listed = await as('admin', 'GET', '/v1/keys')
+    assert.ok(listed.body.keys.some((k: { id: string; name: string }) => k.id === made.body.id && k.name === 'rest-made'))
+    assert.ok(!listed.text.includes(t.slice('sluice_'.length + 17)), 'no secret in a listing')
+    assert.equal((await as('admin', 'DELETE', `/v1/keys/${made.body.id}`)).status, 204)
+    assert.equal((await as(t, 'POST', '/v1/streams/logs-app/records', { records: [{ partitionKey: 'k', data: b64('y') }] })).status, 401)
+    assert.equal((await as('admin', 'DELETE', `/v1/keys/${made.body.id}`)).body.error.code, 'KeyNotFound')
   })
 
   it('the Kinesis endpoint refuses every call while it has no access keys to verify SigV4 with', async () => {

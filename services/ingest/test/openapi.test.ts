@@ -22,6 +22,7 @@ import { PUT_BODY_LIMIT } from '../src/routes/records.js'
 import { createStreamSchema, deleteStreamSchema, describeStreamSchema, listStreamsSchema, updateStreamSchema } from '../src/routes/streams.schema.js'
 import { getRecordsSchema, putRecordsSchema, putShardRecordsSchema } from '../src/routes/records.schema.js'
 import { checkpointSchema, describeGroupSchema, heartbeatSchema, leaveSchema, listGroupsSchema } from '../src/routes/groups.schema.js'
+import { createKeySchema, listKeysSchema, revokeKeySchema } from '../src/routes/keys.schema.js'
 import { b64, startSluice, type HttpAnswer, type Sluice } from './harness.js'
 import { ApiKeys, connectRedis, createRedisClient } from '@sluice/store'
 
@@ -223,7 +224,7 @@ interface CallInput {
   headers?: Record<string, string>
 }
 
-const DEFAULT_PARAMS: Record<string, string> = { group: 'g', workerId: 'w1', shardId: 'shardId-000000000000' }
+const DEFAULT_PARAMS: Record<string, string> = { group: 'g', workerId: 'w1', shardId: 'shardId-000000000000', id: '0123456789abcdef' }
 
 /** One request to a documented operation (the URL built from the document's template), checked by conforms. */
 async function call(server: Sluice, id: string, input: CallInput = {}): Promise<HttpAnswer> {
@@ -278,6 +279,8 @@ function validInput(id: string, name: string): CallInput {
       return { params, body: { sequenceNumber: WELL_FORMED_SEQUENCE_NUMBER, leaseToken: '1' } }
     case 'kinesis':
       return kinesis('ListStreams')
+    case 'createKey':
+      return { body: { scopes: [`read:${name}`] } }
     default:
       return { params }
   }
@@ -311,6 +314,9 @@ const ROUTE_SCHEMAS: Record<string, RouteSchema> = {
   checkpoint: checkpointSchema,
   describeGroup: describeGroupSchema,
   listGroups: listGroupsSchema,
+  createKey: createKeySchema,
+  listKeys: listKeysSchema,
+  revokeKey: revokeKeySchema,
 }
 /** Operations whose route schemas are not exported, and why that is fine. */
 const WITHOUT_ROUTE_SCHEMA: Record<string, string> = {
@@ -695,6 +701,19 @@ describe('openapi.yaml', () => {
     await expectStatus(s, 204, 'leaveGroup', { params: { name: 'oa' } })
   })
 
+  it('answers the key routes as documented', async () => {
+    const created = await expectStatus(s, 201, 'createKey', { body: { scopes: ['write:oa', 'read:o*'], name: 'openapi' } })
+    assert.match(created.body.token, new RegExp(`^sluice_${created.body.id}_`))
+    const listed = await expectStatus(s, 200, 'listKeys')
+    const mine = listed.body.keys.find((k: { id: string }) => k.id === created.body.id)
+    assert.deepEqual(mine, { id: created.body.id, name: 'openapi', scopes: ['write:oa', 'read:o*'], createdAt: created.body.createdAt })
+    assert.ok(!listed.text.includes(created.body.token.slice(24)), 'a listing never shows a secret')
+    await expectError(s, 400, 'ValidationError', 'createKey', { body: { scopes: ['root:*'] } }, 'scopes[0]')
+    await expectStatus(s, 204, 'revokeKey', { params: { id: created.body.id } })
+    await expectError(s, 404, 'KeyNotFound', 'revokeKey', { params: { id: created.body.id } }, 'id')
+    await expectError(s, 400, 'ValidationError', 'revokeKey', { params: { id: 'not-an-id' } }, 'id')
+  })
+
   it('answers deletes as documented, and an iterator of a deleted and recreated stream is expired', async () => {
     await expectStatus(s, 204, 'deleteStream', { params: { name: 'oa' } })
     await expectError(s, 404, 'StreamNotFound', 'describeStream', { params: { name: 'oa' } }, 'name')
@@ -778,6 +797,23 @@ describe('openapi.yaml', () => {
         ],
       },
       heartbeat: { valid: [{}, { leaseTtlMs: 1000 }, { leaseTtlMs: 600000 }], invalid: [{ leaseTtlMs: 999 }, { leaseTtlMs: 600001 }, { leaseTtlMs: 1500.5 }, { leaseTtlMs: '5000' }, { ttl: 5000 }, [5000]] },
+      createKey: {
+        valid: [{ scopes: ['read:orders'] }, { scopes: ['admin:*', 'write:logs-*', 'read:a.b_C-9'], name: 'ci – nightly' }, { scopes: ['read:x'], name: '' }],
+        invalid: [
+          {},
+          { scopes: [] },
+          { scopes: 'read:orders' },
+          { scopes: ['read'] },
+          { scopes: ['delete:orders'] },
+          { scopes: ['read:a/b'] },
+          { scopes: ['read:*x'] },
+          { scopes: Array.from({ length: 101 }, (_, i) => `read:s${i}`) },
+          { scopes: ['read:x'], name: 'tab\there' },
+          { scopes: ['read:x'], name: 'n'.repeat(129) },
+          { scopes: ['read:x'], name: 7 },
+          { scopes: ['read:x'], token: 'mine' },
+        ],
+      },
       checkpoint: {
         valid: [{ sequenceNumber: WELL_FORMED_SEQUENCE_NUMBER, leaseToken: '12345678901234567890' }],
         invalid: [{ sequenceNumber: WELL_FORMED_SEQUENCE_NUMBER }, { sequenceNumber: WELL_FORMED_SEQUENCE_NUMBER, leaseToken: 7 }, { sequenceNumber: WELL_FORMED_SEQUENCE_NUMBER, leaseToken: 'x' }, { sequenceNumber: '1'.repeat(129), leaseToken: '1' }],
@@ -822,6 +858,9 @@ describe('openapi.yaml', () => {
       ['describeStream', { name: 'n'.repeat(129) }, '', false],
       ['describeStream', { name: 'a b' }, '', false],
       ['getRecords', { name: 'no-such-stream', shardId: 's'.repeat(65) }, 'from=LATEST', false],
+      ['revokeKey', { id: 'fedcba9876543210' }, '', true],
+      ['revokeKey', { id: 'FEDCBA9876543210' }, '', false],
+      ['revokeKey', { id: 'fedcba987654321' }, '', false],
     ]
     for (const [id, params, query, valid] of parameterSamples) {
       const o = operation(id)

@@ -12,6 +12,7 @@ export const API_ERRORS = {
   StreamNotFound: { status: 404, message: 'No such stream' },
   ShardNotFound: { status: 404, message: 'No such shard' },
   GroupNotFound: { status: 404, message: 'No such consumer group' },
+  KeyNotFound: { status: 404, message: 'No such API key' },
   StreamExists: { status: 409, message: 'A stream with this name already exists' },
   LeaseLost: { status: 409, message: 'This worker no longer holds the lease on the shard' },
   PayloadTooLarge: { status: 413, message: 'The request body is too large' },

@@ -12,6 +12,10 @@ export const MAX_RECORD_DATA_BASE64_LENGTH = 4 * Math.ceil(MAX_RECORD_DATA_BYTES
 
 export const STREAM_NAME_PATTERN = '^[a-zA-Z0-9_.-]{1,128}$'
 export const STREAM_NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/
+/** An API key's scope: `read|write|admin:<stream, prefix ending in * or *>` (JSON-Schema pattern). */
+export const SCOPE_PATTERN = '^(read|write|admin):(\\*|[a-zA-Z0-9_.-]{1,128}\\*?)$'
+/** An API key's id: 16 hex digits (the token is `sluice_<id>_<secret>`). */
+export const API_KEY_ID_PATTERN = '^[0-9a-f]{16}$'
 export const MIN_RETENTION_HOURS = 24
 export const MAX_RETENTION_HOURS = 8760
 export const DEFAULT_RETENTION_HOURS = 24

@@ -136,3 +136,29 @@ export interface GroupDescription {
   workers: Array<{ workerId: string; lastHeartbeat: number; shards: number }>
   shards: GroupShardState[]
 }
+
+/** POST /v1/keys: an API key with these scopes (`read|write|admin:<stream, prefix* or *>`). */
+export interface CreateApiKeyRequest {
+  scopes: string[]
+  /** A label for people (who or what uses the key); default empty. */
+  name?: string
+}
+
+/** An API key as listed: never its secret. */
+export interface ApiKeyDescription {
+  /** 16 hex digits; the token is `sluice_<id>_<secret>`. */
+  id: string
+  name: string
+  scopes: string[]
+  /** ms since the epoch */
+  createdAt: number
+}
+
+/** The answer to POST /v1/keys: the only time the token is shown. */
+export interface CreatedApiKey extends ApiKeyDescription {
+  token: string
+}
+
+export interface ListApiKeysResponse {
+  keys: ApiKeyDescription[]
+}

@@ -13,6 +13,7 @@
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import { LRUCache } from 'lru-cache'
+import { SCOPE_PATTERN } from '@sluice/protocol'
 import { guarded } from './errors.js'
 import { catalogKeys } from './keys.js'
 import type { SluiceRedis } from './connection.js'
@@ -20,7 +21,7 @@ import type { SluiceRedis } from './connection.js'
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number }) => Promise<Buffer>
 const SCRYPT = { N: 16384, r: 8, p: 1 }
 const TOKEN_RE = /^sluice_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/
-const SCOPE_RE = /^(read|write|admin):(\*|[a-zA-Z0-9_.-]{1,128}\*?)$/
+const SCOPE_RE = new RegExp(SCOPE_PATTERN)
 
 export type ScopeAction = 'read' | 'write' | 'admin'
 
@@ -74,7 +75,7 @@ export class ApiKeys {
   constructor(private readonly redis: SluiceRedis) {}
 
   /** Creates a key; the token is returned once and stored only as a hash. */
-  async create(name: string, scopes: readonly string[]): Promise<{ id: string; token: string }> {
+  async create(name: string, scopes: readonly string[]): Promise<ApiKeyInfo & { token: string }> {
     if (scopes.length === 0) throw new RangeError('a key needs at least one scope')
     for (const s of scopes) if (!parseScope(s)) throw new RangeError(`not a scope: "${s}" (read|write|admin:<stream, prefix* or *>)`)
     const id = randomBytes(8).toString('hex')
@@ -83,7 +84,7 @@ export class ApiKeys {
     const hash = await scrypt(secret, salt, 32, SCRYPT)
     const stored: StoredKey = { name, scopes: [...scopes], salt: salt.toString('base64'), hash: hash.toString('base64'), createdAt: Date.now() }
     await guarded(this.redis.hset(catalogKeys.apiKeys, id, JSON.stringify(stored)))
-    return { id, token: `sluice_${id}_${secret}` }
+    return { id, name, scopes: stored.scopes, createdAt: stored.createdAt, token: `sluice_${id}_${secret}` }
   }
 
   async list(): Promise<ApiKeyInfo[]> {
