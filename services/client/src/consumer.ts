@@ -321,8 +321,12 @@ export class Consumer implements AsyncIterable<Batch> {
         },
       }
       this.deliver(batch)
-      // One batch per shard at a time: the next read waits until this one is handled.
-      await Promise.race([done, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))])
+      // One batch per shard at a time: the next read waits until this one is handled (or the lease
+      // is lost). The abort listener goes once the batch is handled: the signal lives as long as the
+      // lease, and a listener per batch would pile up (a leak, and Node's MaxListeners warning).
+      let onAbort: (() => void) | undefined
+      await Promise.race([done, new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()), { once: true }))])
+      if (onAbort) signal.removeEventListener('abort', onAbort)
     }
   }
 }

@@ -19,19 +19,31 @@ export async function call<T>(
   /** Statuses answered with a body the caller reads instead of an error (e.g. 429 of a put). */
   accept: readonly number[] = [],
 ): Promise<Answer<T>> {
+  // A signal of its own per request, tied to the caller's for as long as the request runs: fetch
+  // (undici) keeps its abort listener on the signal it is given until the response is collected, so a
+  // long-lived signal (a consumer's lease, a producer's) passed to every request gathers listeners.
+  const own = signal ? new AbortController() : undefined
+  const onAbort = (): void => own?.abort(signal?.reason)
+  if (signal?.aborted) onAbort()
+  else signal?.addEventListener('abort', onAbort, { once: true })
   let res: Response
+  let text: string
   try {
-    res = await fetchImpl(endpoint.replace(/\/$/, '') + path, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...(signal ? { signal } : {}),
-    })
-  } catch (err) {
-    if (signal?.aborted) throw err
-    throw new SluiceError(0, 'NetworkError', `cannot reach ${endpoint}: ${(err as Error).message}`, undefined, undefined, { cause: err })
+    try {
+      res = await fetchImpl(endpoint.replace(/\/$/, '') + path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(own ? { signal: own.signal } : {}),
+      })
+    } catch (err) {
+      if (signal?.aborted) throw err
+      throw new SluiceError(0, 'NetworkError', `cannot reach ${endpoint}: ${(err as Error).message}`, undefined, undefined, { cause: err })
+    }
+    text = await res.text()
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
   }
-  const text = await res.text()
   let parsed: unknown
   try {
     parsed = text ? JSON.parse(text) : undefined

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { waitFor } from '@sluice/testkit'
 import { readAll, startSluice, type Sluice } from '@sluice/ingest/testing'
 import { ApiKeys, connectRedis, createRedisClient } from '@sluice/store'
@@ -212,6 +213,23 @@ describe('@sluice/client', () => {
     const group = (await s.request('GET', '/v1/streams/part/groups/g')).body
     assert.equal(group.shards[0].checkpoint, acked[3]!.sequenceNumber)
     assert.equal(group.shards[0].lag.records, 6)
+  })
+
+  it('Consumer: a long-held lease does not gather a listener per batch on its signal', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'many', shardCount: 1 })).status, 201)
+    const producer = new Producer({ endpoint: s.url, stream: 'many' })
+    await Promise.all(Array.from({ length: 300 }, (_, i) => producer.put('k', String(i))))
+    await producer.close()
+    const c = new Consumer({ endpoint: s.url, stream: 'many', group: 'g', batchSize: 1 })
+    let batches = 0
+    let most = 0
+    for await (const batch of c) {
+      most = Math.max(most, getEventListeners(batch.signal, 'abort').length)
+      if (++batches === 300) break
+    }
+    await c.close()
+    assert.equal(batches, 300)
+    assert.ok(most <= 3, `the lease's signal held ${most} abort listeners after ${batches} batches`)
   })
 })
 

@@ -66,7 +66,14 @@ describe('SigV4 verification on the Kinesis endpoint', () => {
     key: { id: string; secret: string },
     operation: string,
     body: Uint8Array,
-    opts: { contentType?: string; tamper?: (b: Uint8Array) => Uint8Array; date?: Date } = {},
+    opts: {
+      contentType?: string
+      tamper?: (b: Uint8Array) => Uint8Array
+      date?: Date
+      /** send this X-Amz-Target instead of the signed one; with `unsignedTarget`, sign none */
+      sendOperation?: string
+      unsignedTarget?: boolean
+    } = {},
   ): Promise<{ status: number; type: string | undefined; body: any }> => {
     const url = new URL(s.url)
     const signer = new SignatureV4({ service: 'kinesis', region: 'us-east-1', credentials: { accessKeyId: key.id, secretAccessKey: key.secret }, sha256: Sha256 })
@@ -79,12 +86,13 @@ describe('SigV4 verification on the Kinesis endpoint', () => {
         port: Number(url.port),
         path: '/',
         query: {},
-        headers: { host: url.host, 'content-type': contentType, 'x-amz-target': `Kinesis_20131202.${operation}` },
+        headers: { host: url.host, 'content-type': contentType, ...(opts.unsignedTarget ? {} : { 'x-amz-target': `Kinesis_20131202.${operation}` }) },
         body,
       },
       opts.date ? { signingDate: opts.date } : {},
     )
-    const res = await fetch(s.url + '/', { method: 'POST', headers: request.headers as Record<string, string>, body: opts.tamper ? opts.tamper(body) : body })
+    const headers = { ...(request.headers as Record<string, string>), 'x-amz-target': `Kinesis_20131202.${opts.sendOperation ?? operation}` }
+    const res = await fetch(s.url + '/', { method: 'POST', headers, body: opts.tamper ? opts.tamper(body) : body })
     const text = await res.text()
     let parsed: any
     try {
@@ -161,30 +169,14 @@ describe('SigV4 verification on the Kinesis endpoint', () => {
   })
 
   it('the operation is part of what is signed: a signed request replayed as another operation is refused', async () => {
-    const url = new URL(s.url)
-    const signer = new SignatureV4({ service: 'kinesis', region: 'us-east-1', credentials: { accessKeyId: KEYS.admin.id, secretAccessKey: KEYS.admin.secret }, sha256: Sha256 })
     const body = json({ StreamName: 'orders-2' })
-    const request = await signer.sign({
-      method: 'POST',
-      protocol: 'http:',
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: '/',
-      query: {},
-      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.DescribeStreamSummary' },
-      body,
-    })
-    const headers = request.headers as Record<string, string>
-    const replayed = await fetch(s.url + '/', { method: 'POST', headers: { ...headers, 'x-amz-target': 'Kinesis_20131202.DeleteStream' }, body })
+    const replayed = await signed(KEYS.admin, 'DescribeStreamSummary', body, { sendOperation: 'DeleteStream' })
     assert.equal(replayed.status, 400)
-    assert.equal(((await replayed.json()) as { __type: string }).__type, 'InvalidSignatureException')
+    assert.equal(replayed.type, 'InvalidSignatureException')
     // Signed without the target at all: refused before anything runs.
-    const unsigned = await signer.sign(
-      { method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', query: {}, headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1' }, body },
-    )
-    const res = await fetch(s.url + '/', { method: 'POST', headers: { ...(unsigned.headers as Record<string, string>), 'x-amz-target': 'Kinesis_20131202.DeleteStream' }, body })
-    assert.equal(res.status, 403)
-    assert.equal(((await res.json()) as { __type: string }).__type, 'IncompleteSignatureException')
+    const unsigned = await signed(KEYS.admin, 'DeleteStream', body, { unsignedTarget: true })
+    assert.equal(unsigned.status, 403)
+    assert.equal(unsigned.type, 'IncompleteSignatureException')
     assert.equal((await client(KEYS.admin).send(new DescribeStreamSummaryCommand({ StreamName: 'orders-2' }))).StreamDescriptionSummary?.StreamStatus, 'ACTIVE')
   })
 
