@@ -32,9 +32,14 @@ function send(req: FastifyRequest, reply: FastifyReply, answer: unknown): Fastif
 /** Region of the SigV4 credential scope: Credential=<key>/<date>/<region>/kinesis/aws4_request. */
 const CREDENTIAL_RE = /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\/kinesis\/aws4_request/
 
-const calls = new WeakMap<FastifyRequest, CallContext>()
-/** The bytes of each request body as received: what a SigV4 signature covers. */
-const rawBodies = new WeakMap<FastifyRequest, Buffer>()
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Kinesis call a request is making, once known (error messages name its region and stream). */
+    kinesisCall: CallContext | null
+    /** The body's bytes as received, kept only when signatures are verified (a signature covers them). */
+    kinesisRawBody: Buffer | null
+  }
+}
 
 /**
  * What each action needs of a SigV4 caller's scopes, on the stream it names ('any': any scope on
@@ -66,7 +71,7 @@ function accessDenied(principal: AwsPrincipal, operation: string, region: string
 }
 
 function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
-  const { error, internal } = toKinesisError(err, calls.get(req) ?? {})
+  const { error, internal } = toKinesisError(err, req.kinesisCall ?? {})
   if (internal) req.log.error({ err }, 'internal error')
   if (error.type === 'ServiceUnavailable') reply.header('retry-after', '1')
   return send(req, reply.code(error.status).header('x-amzn-errortype', error.type), error.toBody())
@@ -79,12 +84,16 @@ function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): Fast
 export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext, verifier?: SigV4Verifier): void {
   // Size, UTF-8, depth and prototype members are checked there, per action (body-parsing.ts). The
   // raw bytes are kept: a SigV4 signature covers them.
+  // Request decorations, not WeakMaps keyed by request: a WeakMap entry per request costs the
+  // garbage collector measurably at tens of thousands of requests a second.
+  app.decorateRequest('kinesisCall', null)
+  app.decorateRequest('kinesisRawBody', null)
   app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => {
-    rawBodies.set(req, body as Buffer)
+    if (verifier) req.kinesisRawBody = body as Buffer
     kinesisJsonBodyParser(req, body as Buffer, done)
   })
   app.addContentTypeParser(KINESIS_CBOR_TYPE, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => {
-    rawBodies.set(req, body as Buffer)
+    if (verifier) req.kinesisRawBody = body as Buffer
     kinesisCborBodyParser(req, body as Buffer, done)
   })
 
@@ -98,7 +107,7 @@ export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext, verifier
     async (req, reply) => {
       // Who is asking comes first when signatures are verified: an unsigned caller learns nothing.
       const principal = verifier
-        ? await verifier.verify({ method: req.method, url: req.url, headers: req.headers, body: rawBodies.get(req) ?? Buffer.alloc(0) })
+        ? await verifier.verify({ method: req.method, url: req.url, headers: req.headers, body: req.kinesisRawBody ?? Buffer.alloc(0) })
         : undefined
       const target = req.headers['x-amz-target']
       const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
@@ -113,7 +122,7 @@ export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext, verifier
       const body = req.body === undefined || req.body === null ? {} : req.body
       if (typeof body !== 'object' || Array.isArray(body)) throw new KinesisError('SerializationException', 'The request body must be a JSON object.')
       const call: CallContext = { region }
-      calls.set(req, call)
+      req.kinesisCall = call
       if (principal) {
         const needs = ACTION_SCOPES[operation]
         if (!needs) throw accessDenied(principal, operation, region, '*')
