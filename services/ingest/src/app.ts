@@ -215,6 +215,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   })
 
   if (authRequired(config)) authHooks(app, keys, { kinesisVerified: config.awsCredentials !== undefined, metricsBehindKey: config.metricsAuth === 'key' })
+  // A /v1 route that takes no query parameters refuses any (400 naming it), as openapi.yaml says:
+  // a misspelt parameter must not be silently ignored.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return
+    const schema = (route.schema ??= {})
+    schema.querystring ??= { type: 'object', additionalProperties: false, properties: {} }
+  })
   healthRoutes(app, redis, () => closed || lifecycle.draining)
   metricsRoute(app, metrics, () => refreshGroupMetrics(ctx))
   streamRoutes(app, ctx)

@@ -90,6 +90,8 @@ const restCases: Case[] = [
   { name: 'list: forged next token', method: 'GET', path: '/v1/streams?next=e30', status: 400, code: 'ValidationError', field: 'next' },
   { name: 'list: 257-character next token', method: 'GET', path: `/v1/streams?next=${'a'.repeat(257)}`, status: 400, code: 'ValidationError', field: 'next' },
   { name: 'list: unknown query member', method: 'GET', path: '/v1/streams?offset=3', status: 400, code: 'ValidationError', field: 'offset' },
+  { name: 'describe: a query parameter it does not take', method: 'GET', path: '/v1/streams/orders?verbose=1', status: 400, code: 'ValidationError', field: 'verbose' },
+  { name: 'delete: a query parameter it does not take', method: 'DELETE', path: '/v1/streams/orders?force=true', status: 400, code: 'ValidationError', field: 'force' },
   { name: 'describe: 129-character name', method: 'GET', path: `/v1/streams/${'n'.repeat(129)}`, status: 400, code: 'ValidationError', field: 'name' },
   { name: 'describe: name with a closing brace', method: 'GET', path: '/v1/streams/a%7Db', status: 400, code: 'ValidationError', field: 'name' },
   { name: 'describe: a path that is not valid UTF-8', method: 'GET', path: '/v1/streams/%FF', status: 400, code: 'ValidationError', field: 'path', says: /not a valid URL/ },
