@@ -158,12 +158,14 @@ export class ShardStore {
     const reply = await observed(this.observer, 'put-records', () => guarded(runScript(this.redis, 'putRecords', args)))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('put-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
-    const accepted = reply[0]
-    const retryAfterMs = Number(reply[1])
-    const refusedBy = reply[2] === 1 ? 'limits' : reply[2] === 2 ? 'archive-backlog' : null
-    const entryIds = reply.slice(3) as string[]
-    if (entryIds.length !== accepted) throw malformed('put-records', reply)
-    return { kind: 'appended', entryIds, retryAfterMs, refusedBy }
+    const [accepted, retryAfterMs, refusedCode, ms, firstOrdinal] = reply as number[]
+    if (reply.length !== 5 || !Number.isSafeInteger(ms) || !Number.isSafeInteger(firstOrdinal) || accepted! > count) throw malformed('put-records', reply)
+    const refusedBy = refusedCode === 1 ? 'limits' : refusedCode === 2 ? 'archive-backlog' : null
+    // The script numbers the records it wrote consecutively from firstOrdinal + 1, all in one ms.
+    const entryIds = new Array<string>(accepted!)
+    const prefix = `${ms}-`
+    for (let i = 0; i < accepted!; i++) entryIds[i] = prefix + (firstOrdinal! + i + 1)
+    return { kind: 'appended', entryIds, retryAfterMs: Number(retryAfterMs), refusedBy }
   }
 
   /** Reads up to `count` records from `start`, at most `maxBytes` (but at least one record). */

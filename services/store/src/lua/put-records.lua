@@ -31,11 +31,12 @@ ARGV[3 + 3*(i-1)]  size of record i in bytes (decoded data + partition key), a d
 ARGV[4 + 3*(i-1)]  partition key of record i
 ARGV[5 + 3*(i-1)]  data of record i (base64 text, stored as is)
 
-Returns: { accepted, retryAfterMs, refusedBy, id_1, ..., id_accepted }
+Returns: { accepted, retryAfterMs, refusedBy, ms, ordinal }
   accepted      number of records written (a prefix of the batch)
   retryAfterMs  0 if all were written; else ms until the first refused record would fit
   refusedBy     0 none refused, 1 the write limits, 2 the archive backlog bound
-  id_i          stream entry id "<ms>-<seq>" of record i
+  ms, ordinal   record i (1-based) has the stream entry id "<ms>-<ordinal + i>"; the ids are not
+                returned one by one (a put of 500 records would carry 500 strings back)
 Errors (as a negative first element, no write done):
   { -1 }  the shard state key is missing: the stream was deleted (or never existed)
 ]]
@@ -78,7 +79,7 @@ if maxUnarchived > 0 then
 end
 
 local n = tonumber(ARGV[1])
-local out = { 0, 0, 0 }
+local firstOrdinal = ordinal
 local accepted = 0
 local retryMs = 0
 local refusedBy = 0
@@ -110,12 +111,10 @@ for i = 1, n do
   accepted = accepted + 1
   ordinal = ordinal + 1
   -- Lua prints whole numbers below 1e14 without an exponent: exact for any ordinal a shard reaches.
-  out[3 + accepted] = redis.call('XADD', KEYS[2], idPrefix .. ordinal, 'k', ARGV[base + 1], 'd', ARGV[base + 2])
+  redis.call('XADD', KEYS[2], idPrefix .. ordinal, 'k', ARGV[base + 1], 'd', ARGV[base + 2])
 end
-out[1] = accepted
-out[2] = retryMs
-out[3] = refusedBy
 -- Lua numbers travel as integers in replies and as strings in HSET: keep the fraction of the buckets.
 redis.call('HSET', KEYS[1], 'rtok', tostring(rtok), 'btok', tostring(btok), 'ts_us', string.format('%.0f', now),
   'last_ms', string.format('%.0f', ms), 'ordinal', string.format('%.0f', ordinal), 'wbytes', string.format('%.0f', written))
-return out
+-- ms and ordinals are below 2^53 (see above): exact as integer replies.
+return { accepted, retryMs, refusedBy, ms, firstOrdinal }
