@@ -6,6 +6,8 @@
  * Sluice runs as it does in production: its own process (`node services/ingest/dist/src/server.js`)
  * against a private redis-server with AOF on (appendfsync everysec), limits enforced but raised for
  * the bench (--write-limits). kinesalite runs fresh for each scenario, in memory, as in BASELINE.md.
+ * Within a scenario the systems take turns run by run, and each Sluice stream is deleted after its
+ * scenario, so every scenario starts on an empty Redis (compare() and settleRedis()).
  *
  *   npm run bench -- [--scenarios a,b,c] [--runs 1] [--duration 10] [--warmup 3] [--peers kinesalite]
  *                    [--protocols rest,kinesis] [--skip-e2e] [--skip-archiver]
@@ -150,54 +152,189 @@ function summarize(system: string, scenario: string, rs: PutloadResult[], rss: n
   }
 }
 
-async function benchSluice(scenarios: string[]): Promise<{ rows: Row[]; rssTrail: number[] }> {
+interface SluiceUnderTest {
+  port: number
+  pid: number
+  redisPort: number
+  close(): Promise<void>
+}
+
+/** One ingest process and its Redis for the whole comparison, so its RSS trail covers every run. */
+async function startSluice(): Promise<SluiceUnderTest> {
   const redis = await startRedis({ appendonly: true, appendfsync: 'everysec' })
   const port = await freePort()
   const dataDir = join(resultsDir, 'ingest-data')
   mkdirSync(dataDir, { recursive: true })
-  const ingest = await startProcess({
-    command: process.execPath,
-    args: [join(repo, 'services/ingest/dist/src/server.js')],
-    env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'warn' },
-    readyUrl: `http://127.0.0.1:${port}/readyz`,
-  })
-  const rows: Row[] = []
-  const rssTrail: number[] = [rssMiB(ingest.pid)]
   try {
-    for (const protocol of args.protocols.split(',').filter(Boolean)) {
-      for (const sc of scenarios) {
-        const S = SCENARIOS[sc]!
-        const stream = `bench-${protocol}-${sc}`
-        const base = ['--endpoint', `http://127.0.0.1:${port}`, '--protocol', protocol, '--stream', stream, '--batch', String(S.batch),
-          '--size', String(S.size), '--concurrency', String(S.concurrency), '--pid', String(ingest.pid)]
-        // Limits stay enforced, raised for the bench: the stream is made over REST with writeLimits
-        // (the Kinesis API has no per-stream limits), then loaded through the protocol under test.
-        const created = await fetch(`http://127.0.0.1:${port}/v1/streams`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ name: stream, shardCount: 4, writeLimits: { recordsPerSecond: 1_000_000, bytesPerSecond: 1_000_000_000 } }),
-        })
-        if (created.status !== 201) throw new Error(`creating ${stream} answered ${created.status} ${await created.text()}`)
-        const system = `sluice-${protocol}`
-        putload([...base, '--duration', String(warmup), '--label', `${system}/${sc}/warmup`])
-        const rs: PutloadResult[] = []
+    const ingest = await startProcess({
+      command: process.execPath,
+      args: [join(repo, 'services/ingest/dist/src/server.js')],
+      env: { SLUICE_REDIS_URL: redis.url, SLUICE_PORT: String(port), SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'warn' },
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+    })
+    return {
+      port,
+      pid: ingest.pid,
+      redisPort: redis.port,
+      async close() {
+        await ingest.kill('SIGTERM')
+        await redis.close()
+      },
+    }
+  } catch (err) {
+    await redis.close()
+    throw err
+  }
+}
+
+function redisInfo(port: number, section: string): string {
+  return spawnSync('redis-cli', ['-p', String(port), 'info', section], { encoding: 'utf8' }).stdout ?? ''
+}
+
+/**
+ * Waits until Sluice's Redis has no AOF rewrite or save running (and, with `empty`, holds nearly
+ * nothing: the previous scenario's stream was deleted), so the next run, whichever system it
+ * measures, starts on a quiet machine, and Sluice's first run of a scenario on an empty store, as
+ * each kinesalite scenario starts on a fresh process. Rewrites that happen during a run stay in
+ * that run's figures: they are what durability costs.
+ */
+async function settleRedis(port: number, { empty }: { empty: boolean }): Promise<void> {
+  const until = Date.now() + 120_000
+  for (;;) {
+    const memory = Number(/used_memory:(\d+)/.exec(redisInfo(port, 'memory'))?.[1] ?? 0)
+    const persistence = redisInfo(port, 'persistence')
+    const busy = /aof_rewrite_in_progress:1|rdb_bgsave_in_progress:1|aof_rewrite_scheduled:1/.test(persistence)
+    if (!busy && (!empty || memory < 64 * 1024 * 1024)) return
+    if (Date.now() > until) {
+      log(`bench: Redis still busy after 120 s (used_memory ${memory}, rewrite or save running: ${busy}); going on`)
+      return
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+interface System {
+  name: string
+  /** Before the scenario's runs: make the stream, warm up. */
+  prepare(sc: string): Promise<void>
+  run(sc: string, label: string): PutloadResult
+  /** After the scenario's runs: remove what it wrote. */
+  finish(sc: string): Promise<void>
+  /** RSS of the server after its last run, MiB. */
+  rss(last: PutloadResult): number | null
+}
+
+function loadArgs(sc: string, endpoint: string, pid: number): string[] {
+  const S = SCENARIOS[sc]!
+  return ['--endpoint', endpoint, '--batch', String(S.batch), '--size', String(S.size), '--concurrency', String(S.concurrency), '--pid', String(pid)]
+}
+
+function sluiceSystem(sluice: SluiceUnderTest, protocol: string, rssTrail: number[]): System {
+  const endpoint = `http://127.0.0.1:${sluice.port}`
+  const stream = (sc: string): string => `bench-${protocol}-${sc}`
+  const base = (sc: string): string[] => [...loadArgs(sc, endpoint, sluice.pid), '--protocol', protocol, '--stream', stream(sc)]
+  return {
+    name: `sluice-${protocol}`,
+    async prepare(sc) {
+      await settleRedis(sluice.redisPort, { empty: true })
+      // Limits stay enforced, raised for the bench: the stream is made over REST with writeLimits
+      // (the Kinesis API has no per-stream limits), then loaded through the protocol under test.
+      const created = await fetch(`${endpoint}/v1/streams`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: stream(sc), shardCount: 4, writeLimits: { recordsPerSecond: 1_000_000, bytesPerSecond: 1_000_000_000 } }),
+      })
+      if (created.status !== 201) throw new Error(`creating ${stream(sc)} answered ${created.status} ${await created.text()}`)
+      putload([...base(sc), '--duration', String(warmup), '--label', `sluice-${protocol}/${sc}/warmup`])
+    },
+    run(sc, label) {
+      const r = putload([...base(sc), '--duration', String(duration), '--label', label])
+      rssTrail.push(rssMiB(sluice.pid))
+      return r
+    },
+    async finish(sc) {
+      const deleted = await fetch(`${endpoint}/v1/streams/${stream(sc)}`, { method: 'DELETE' })
+      if (deleted.status !== 204 && deleted.status !== 200) throw new Error(`deleting ${stream(sc)} answered ${deleted.status} ${await deleted.text()}`)
+      log(`[sluice-${protocol}/${sc}] stream deleted; redis used_memory before: ${/used_memory_human:(\S+)/.exec(redisInfo(sluice.redisPort, 'memory'))?.[1] ?? '?'}`)
+    },
+    rss: () => rssTrail.at(-1) ?? null,
+  }
+}
+
+type PeerTable = Record<string, { port: number; cmd: (tag: string) => [string, string[], Record<string, string>] }>
+
+/** A peer runs fresh for each scenario, in memory, as in BASELINE.md. */
+function peerSystem(peers: PeerTable, peerName: string, settle: () => Promise<void>): System {
+  const peer = peers[peerName]
+  if (!peer) throw new Error(`unknown peer ${peerName}`)
+  let child: ReturnType<typeof spawn> | undefined
+  let exited: Promise<unknown> | undefined
+  const base = (sc: string): string[] => [...loadArgs(sc, `http://127.0.0.1:${peer.port}`, child!.pid!), '--stream', `bench-${sc}`]
+  return {
+    name: peerName,
+    async prepare(sc) {
+      await settle()
+      const [cmd, cmdArgs, env] = peer.cmd(`${sc}-${Date.now()}`)
+      child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: 'ignore' })
+      exited = new Promise((r) => child!.once('exit', r))
+      await waitPort(peer.port, 30_000)
+      putload([...base(sc), '--create', '4', '--duration', String(warmup)])
+    },
+    run(sc, label) {
+      return putload([...base(sc), '--duration', String(duration), '--label', label])
+    },
+    async finish() {
+      child?.kill('SIGTERM')
+      await exited
+      child = undefined
+    },
+    rss: (last) => last.peer?.rssMiB ?? null,
+  }
+}
+
+/**
+ * Every system under the same scenario back to back, run by run (A B C A B C …), so a change in the
+ * shared machine's speed over the minutes of a bench lands on all of them alike and the ratios hold.
+ */
+async function compare(scenarios: string[]): Promise<{ rows: Row[]; rssTrail: number[] }> {
+  const sluice = await startSluice()
+  const rssTrail: number[] = [rssMiB(sluice.pid)]
+  const rows: Row[] = []
+  try {
+    const peers = (await import(join(work, 'peers/peers.mjs'))) as { PEERS: PeerTable }
+    const settle = (): Promise<void> => settleRedis(sluice.redisPort, { empty: false })
+    const systems = [
+      ...args.protocols.split(',').filter(Boolean).map((p) => sluiceSystem(sluice, p, rssTrail)),
+      ...args.peers.split(',').filter(Boolean).map((p) => peerSystem(peers.PEERS, p, settle)),
+    ]
+    for (const sc of scenarios) {
+      const results = new Map<System, PutloadResult[]>(systems.map((s) => [s, []]))
+      // Each system's stream (or process) is prepared and warmed up just before its first run.
+      const prepared = new Set<System>()
+      try {
         for (let i = 0; i < runs; i++) {
-          const r = putload([...base, '--duration', String(duration), '--label', `${system}/${sc}/run${i + 1}`])
-          rs.push(r)
-          rssTrail.push(rssMiB(ingest.pid))
-          log(`[${system}/${sc}] run ${i + 1}: ${r.recordsPerSec} rec/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ingest cpu ${r.peer?.cpuPct}%, rss ${rssTrail.at(-1)!.toFixed(0)} MiB, errors ${r.errors.requests}/${r.errors.failedRecords}`)
+          for (const system of systems) {
+            if (!prepared.has(system)) {
+              await system.prepare(sc)
+              prepared.add(system)
+            } else {
+              await settle()
+            }
+            const r = system.run(sc, `${system.name}/${sc}/run${i + 1}`)
+            results.get(system)!.push(r)
+            log(`[${system.name}/${sc}] run ${i + 1}: ${r.recordsPerSec} rec/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, server cpu ${r.peer?.cpuPct}%, errors ${r.errors.requests}/${r.errors.failedRecords}`)
+          }
         }
-        rows.push(summarize(system, sc, rs, rssTrail.at(-1)!))
+      } finally {
+        for (const system of prepared) await system.finish(sc)
+      }
+      for (const system of systems) {
+        const rs = results.get(system)!
+        rows.push(summarize(system.name, sc, rs, system.rss(rs.at(-1)!)))
       }
     }
-    const info = spawnSync('redis-cli', ['-p', String(redis.port), 'info', 'memory'], { encoding: 'utf8' }).stdout
-    log(`redis used_memory after the bench: ${/used_memory_human:(\S+)/.exec(info)?.[1] ?? '?'}`)
-  } catch (err) {
-    log(`ingest output:\n${ingest.output().slice(-4000)}`)
-    throw err
   } finally {
-    await ingest.kill('SIGTERM')
-    await redis.close()
+    await sluice.close()
   }
   return { rows, rssTrail }
 }
@@ -222,40 +359,6 @@ async function benchEndToEnd(): Promise<EndToEndResult> {
   }
 }
 
-async function benchKinesalite(scenarios: string[]): Promise<Row[]> {
-  const peers = (await import(join(work, 'peers/peers.mjs'))) as {
-    PEERS: Record<string, { port: number; cmd: (tag: string) => [string, string[], Record<string, string>] }>
-  }
-  const rows: Row[] = []
-  for (const peerName of args.peers.split(',').filter(Boolean)) {
-    const peer = peers.PEERS[peerName]
-    if (!peer) throw new Error(`unknown peer ${peerName}`)
-    for (const sc of scenarios) {
-      const S = SCENARIOS[sc]!
-      const [cmd, cmdArgs, env] = peer.cmd(`${sc}-${Date.now()}`)
-      const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: 'ignore' })
-      const exited = new Promise((r) => child.once('exit', r))
-      try {
-        await waitPort(peer.port, 30_000)
-        const base = ['--endpoint', `http://127.0.0.1:${peer.port}`, '--stream', `bench-${sc}`, '--batch', String(S.batch), '--size', String(S.size),
-          '--concurrency', String(S.concurrency), '--pid', String(child.pid)]
-        putload([...base, '--create', '4', '--duration', String(warmup)])
-        const rs: PutloadResult[] = []
-        for (let i = 0; i < runs; i++) {
-          const r = putload([...base, '--duration', String(duration)])
-          rs.push(r)
-          log(`[${peerName}/${sc}] run ${i + 1}: ${r.recordsPerSec} rec/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, cpu ${r.peer?.cpuPct}%`)
-        }
-        rows.push(summarize(peerName, sc, rs, rs.at(-1)?.peer?.rssMiB ?? null))
-      } finally {
-        child.kill('SIGTERM')
-        await exited
-      }
-    }
-  }
-  return rows
-}
-
 function fmt(n: number | null, digits = 0): string {
   return n === null ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 }
@@ -265,8 +368,9 @@ async function main(): Promise<void> {
   preparePeers()
   mkdirSync(resultsDir, { recursive: true })
   const started = new Date().toISOString()
-  const sluice = await benchSluice(scenarios)
-  const peerRows = await benchKinesalite(scenarios)
+  const compared = await compare(scenarios)
+  const sluiceRows = compared.rows.filter((r) => r.system.startsWith('sluice-'))
+  const peerRows = compared.rows.filter((r) => !r.system.startsWith('sluice-'))
   const e2e = args['skip-e2e'] ? undefined : await benchEndToEnd()
   let archive: ArchiverBenchResult | undefined
   if (!args['skip-archiver']) {
@@ -278,7 +382,7 @@ async function main(): Promise<void> {
         '--concurrency', String(S.concurrency), '--pid', String(pid), '--duration', String(duration), '--label', 'sluice-rest/a/archiver']),
     )
   }
-  const rows = [...sluice.rows, ...peerRows]
+  const rows = compared.rows
 
   const lines = [
     `Sluice bench ${started} — ${runs} x ${duration} s per scenario after ${warmup} s warm-up; load generator and servers share this machine`,
@@ -290,14 +394,14 @@ async function main(): Promise<void> {
     '| scenario | sluice / kinesalite | goal | met |',
     '|---|---:|---:|---|',
   ]
-  for (const ours of sluice.rows) {
+  for (const ours of sluiceRows) {
     const sc = ours.scenario
     const theirs = peerRows.find((r) => r.scenario === sc && r.system === 'kinesalite')
     if (!theirs || theirs.recordsPerSec === 0) continue
     const ratio = ours.recordsPerSec / theirs.recordsPerSec
     lines.push(`| ${sc} (${SCENARIOS[sc]!.what}), ${ours.system} | ${ratio.toFixed(2)}x | ${SCENARIOS[sc]!.goal}x | ${ratio >= SCENARIOS[sc]!.goal ? 'yes' : 'no'} |`)
   }
-  lines.push('', `ingest RSS (MiB) after start and after each run: ${sluice.rssTrail.map((x) => x.toFixed(0)).join(' → ')}`)
+  lines.push('', `ingest RSS (MiB) after start and after each run: ${compared.rssTrail.map((x) => x.toFixed(0)).join(' → ')}`)
   if (e2e) {
     lines.push(
       '',
@@ -320,7 +424,7 @@ async function main(): Promise<void> {
   const report = lines.join('\n')
   console.log(report)
   const file = join(resultsDir, `bench-${started.replace(/[:.]/g, '-')}.json`)
-  writeFileSync(file, JSON.stringify({ started, runs, duration, warmup, rows, rssTrail: sluice.rssTrail, endToEnd: e2e, archiver: archive }, null, 2))
+  writeFileSync(file, JSON.stringify({ started, runs, duration, warmup, rows, rssTrail: compared.rssTrail, endToEnd: e2e, archiver: archive }, null, 2))
   log(`\nraw results: ${file}`)
 }
 
