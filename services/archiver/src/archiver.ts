@@ -19,10 +19,10 @@ import { CreateBucketCommand, DeleteObjectCommand, HeadBucketCommand, HeadObject
 import {
   ArchiveIndex,
   StreamCatalog,
-  encodeObject,
   entryMs,
   entryOrdinal,
   ObjectCutter,
+  ObjectWriter,
   shardKeys,
   type EntryToArchive,
   type ObjectLimits,
@@ -243,8 +243,8 @@ export class Archiver {
       this.o.metrics.backlogSeconds.set(ref.label, cut.backlogSeconds)
       // Before the upload, so an S3 outage shows as a growing backlog rather than a frozen one.
       this.o.metrics.backlogBytes.set(ref.label, await this.index.backlogBytes(ref.keys))
-      if (!cut.entries) break
-      const object = await encodeObject(this.o.settings.prefix, ref.stream.name, ref.stream.generation, ref.shardIndex, cut.entries)
+      if (!cut.object) break
+      const object = await cut.object.encode(this.o.settings.prefix, ref.stream.name, ref.stream.generation)
       const started = process.hrtime.bigint()
       await this.upload(object.description.key, object.body, object.md5, object.md5Hex)
       this.o.metrics.uploadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
@@ -269,12 +269,12 @@ export class Archiver {
   }
 
   /**
-   * The records of the next object after `cursor`, or none when it cannot be closed yet. Records are
+   * The next object after `cursor`, written out, or none when it cannot be closed yet. Records are
    * first only measured (where the scan got to is kept between passes, so a shard whose object is
    * not old enough yet is not read again from its cursor every pass); the object's records are read
    * once it is known where it ends. Redis time is read in the same MULTI as the records, before them.
    */
-  private async nextObject(ref: ShardRef, cursor: string | null): Promise<{ entries: EntryToArchive[] | null; backlogSeconds: number }> {
+  private async nextObject(ref: ShardRef, cursor: string | null): Promise<{ object: ObjectWriter | null; backlogSeconds: number }> {
     const id = `${ref.stream.name}:${ref.stream.generation}:${ref.shardIndex}`
     let scan = this.scans.get(id)
     if (!scan || scan.cursor !== cursor) {
@@ -282,9 +282,9 @@ export class Archiver {
       this.scans.set(id, scan)
     }
     const expected = cursor ? entryOrdinal(cursor) + 1 : 1
-    // A scan that starts at the cursor in this call keeps what it read: an object that closes
-    // within the same call (by size, the usual case under load) is not read twice.
-    const kept: EntryToArchive[] | null = scan.cutter.count === 0 ? [] : null
+    // A scan that starts at the cursor in this call writes the object as it measures it: an object
+    // that closes within the same call (by size, the usual case under load) is not read twice.
+    const writer = scan.cutter.count === 0 ? this.newWriter(ref) : null
     let count = 0
     let nowMs = 0
     for (;;) {
@@ -306,27 +306,36 @@ export class Archiver {
           ended = true
           break
         }
-        kept?.push(e)
+        writer?.add(e, scan.cutter.lastLineBytes)
         scan.from = `(${e.entryId}`
       }
       count = scan.cutter.closable(nowMs, !ended && batch.length < READ_BATCH)
       if (ended || batch.length < READ_BATCH) break
     }
     const backlogSeconds = scan.firstMs === null ? 0 : Math.max(0, (nowMs - scan.firstMs) / 1000)
-    if (count === 0) return { entries: null, backlogSeconds }
+    if (count === 0) return { object: null, backlogSeconds }
     this.scans.delete(id)
-    const entries: EntryToArchive[] = kept && kept.length >= count ? kept.slice(0, count) : []
+    if (writer && writer.count === count) return { object: writer, backlogSeconds }
+    // The object began in an earlier pass: read its records again, from the cursor.
+    const object = this.newWriter(ref)
     let from = cursor ? `(${cursor}` : '-'
-    while (entries.length < count) {
-      const { batch } = await this.readRange(ref, from, Math.min(count - entries.length, 10 * READ_BATCH))
+    while (object.count < count) {
+      const { batch } = await this.readRange(ref, from, Math.min(count - object.count, 10 * READ_BATCH))
       if (batch.length === 0) break
-      for (const e of batch) entries.push(e)
+      for (const e of batch) {
+        if (object.count === count) break
+        object.add(e)
+      }
       from = `(${batch[batch.length - 1]!.entryId}`
     }
-    if (entries.length !== count || (cursor && entryOrdinal(entries[0]!.entryId) !== expected)) {
+    if (object.count !== count || (cursor && entryOrdinal(object.firstEntryId!) !== expected)) {
       throw new StaleCursorError(`the records after cursor ${cursor ?? '(none)'} changed while archiving: another archiver moved on`)
     }
-    return { entries, backlogSeconds }
+    return { object, backlogSeconds }
+  }
+
+  private newWriter(ref: ShardRef): ObjectWriter {
+    return new ObjectWriter(ref.shardIndex, Math.min(this.o.objects.maxBytes, 256 * 1024))
   }
 
   /** Redis time and up to `count` records from `from`, in one MULTI (time first). */
