@@ -5,9 +5,9 @@
  *
  * Sluice runs as it does in production: its own process (`node services/ingest/dist/src/server.js`)
  * against a private redis-server with AOF on (appendfsync everysec), limits enforced but raised for
- * the bench (--write-limits). kinesalite runs fresh for each scenario, in memory, as in BASELINE.md.
- * Within a scenario the systems take turns run by run, and each Sluice stream is deleted after its
- * scenario, so every scenario starts on an empty Redis (compare() and settleRedis()).
+ * the bench (writeLimits at create). kinesalite runs in memory, as in BASELINE.md. Within a scenario
+ * the systems take turns run by run (A B C A B C), and every run starts from nothing: a fresh Sluice
+ * stream on an empty, quiet Redis, or a fresh peer process (compare() and settleRedis()).
  *
  *   npm run bench -- [--scenarios a,b,c] [--runs 1] [--duration 10] [--warmup 3] [--peers kinesalite]
  *                    [--protocols rest,kinesis] [--skip-e2e] [--skip-archiver]
@@ -192,19 +192,19 @@ function redisInfo(port: number, section: string): string {
 }
 
 /**
- * Waits until Sluice's Redis has no AOF rewrite or save running (and, with `empty`, holds nearly
- * nothing: the previous scenario's stream was deleted), so the next run, whichever system it
- * measures, starts on a quiet machine, and Sluice's first run of a scenario on an empty store, as
- * each kinesalite scenario starts on a fresh process. Rewrites that happen during a run stay in
- * that run's figures: they are what durability costs.
+ * Waits until Sluice's Redis has no AOF rewrite or save running and holds nearly nothing (the
+ * previous run's stream was deleted, and its keys purged), so the next run, whichever system it
+ * measures, starts on a quiet machine, and a Sluice run on an empty store, as a peer run starts on a
+ * fresh process. Rewrites that happen during a run stay in that run's figures: they are what
+ * durability costs.
  */
-async function settleRedis(port: number, { empty }: { empty: boolean }): Promise<void> {
+async function settleRedis(port: number): Promise<void> {
   const until = Date.now() + 120_000
   for (;;) {
     const memory = Number(/used_memory:(\d+)/.exec(redisInfo(port, 'memory'))?.[1] ?? 0)
     const persistence = redisInfo(port, 'persistence')
     const busy = /aof_rewrite_in_progress:1|rdb_bgsave_in_progress:1|aof_rewrite_scheduled:1/.test(persistence)
-    if (!busy && (!empty || memory < 64 * 1024 * 1024)) return
+    if (!busy && memory < 64 * 1024 * 1024) return
     if (Date.now() > until) {
       log(`bench: Redis still busy after 120 s (used_memory ${memory}, rewrite or save running: ${busy}); going on`)
       return
@@ -215,10 +215,10 @@ async function settleRedis(port: number, { empty }: { empty: boolean }): Promise
 
 interface System {
   name: string
-  /** Before the scenario's runs: make the stream, warm up. */
+  /** Before each run: make the stream (or start the process), warm up. */
   prepare(sc: string): Promise<void>
   run(sc: string, label: string): PutloadResult
-  /** After the scenario's runs: remove what it wrote. */
+  /** After each run: remove what it wrote. */
   finish(sc: string): Promise<void>
   /** RSS of the server after its last run, MiB. */
   rss(last: PutloadResult): number | null
@@ -236,7 +236,7 @@ function sluiceSystem(sluice: SluiceUnderTest, protocol: string, rssTrail: numbe
   return {
     name: `sluice-${protocol}`,
     async prepare(sc) {
-      await settleRedis(sluice.redisPort, { empty: true })
+      await settleRedis(sluice.redisPort)
       // Limits stay enforced, raised for the bench: the stream is made over REST with writeLimits
       // (the Kinesis API has no per-stream limits), then loaded through the protocol under test.
       const created = await fetch(`${endpoint}/v1/streams`, {
@@ -263,7 +263,7 @@ function sluiceSystem(sluice: SluiceUnderTest, protocol: string, rssTrail: numbe
 
 type PeerTable = Record<string, { port: number; cmd: (tag: string) => [string, string[], Record<string, string>] }>
 
-/** A peer runs fresh for each scenario, in memory, as in BASELINE.md. */
+/** A peer runs fresh for each run, in memory, as in BASELINE.md. */
 function peerSystem(peers: PeerTable, peerName: string, settle: () => Promise<void>): System {
   const peer = peers[peerName]
   if (!peer) throw new Error(`unknown peer ${peerName}`)
@@ -302,31 +302,28 @@ async function compare(scenarios: string[]): Promise<{ rows: Row[]; rssTrail: nu
   const rows: Row[] = []
   try {
     const peers = (await import(join(work, 'peers/peers.mjs'))) as { PEERS: PeerTable }
-    const settle = (): Promise<void> => settleRedis(sluice.redisPort, { empty: false })
+    const settle = (): Promise<void> => settleRedis(sluice.redisPort)
     const systems = [
       ...args.protocols.split(',').filter(Boolean).map((p) => sluiceSystem(sluice, p, rssTrail)),
       ...args.peers.split(',').filter(Boolean).map((p) => peerSystem(peers.PEERS, p, settle)),
     ]
     for (const sc of scenarios) {
       const results = new Map<System, PutloadResult[]>(systems.map((s) => [s, []]))
-      // Each system's stream (or process) is prepared and warmed up just before its first run.
-      const prepared = new Set<System>()
-      try {
-        for (let i = 0; i < runs; i++) {
-          for (const system of systems) {
-            if (!prepared.has(system)) {
-              await system.prepare(sc)
-              prepared.add(system)
-            } else {
-              await settle()
-            }
-            const r = system.run(sc, `${system.name}/${sc}/run${i + 1}`)
-            results.get(system)!.push(r)
-            log(`[${system.name}/${sc}] run ${i + 1}: ${r.recordsPerSec} rec/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, server cpu ${r.peer?.cpuPct}%, errors ${r.errors.requests}/${r.errors.failedRecords}`)
+      // Every run starts from nothing: a fresh stream (or peer process), warmed up, removed after the
+      // run. Otherwise a Sluice run would find the previous runs' data in Redis, and an AOF rewrite of
+      // all of it would land on whichever system happened to run next.
+      for (let i = 0; i < runs; i++) {
+        for (const system of systems) {
+          await system.prepare(sc)
+          let r: PutloadResult
+          try {
+            r = system.run(sc, `${system.name}/${sc}/run${i + 1}`)
+          } finally {
+            await system.finish(sc)
           }
+          results.get(system)!.push(r)
+          log(`[${system.name}/${sc}] run ${i + 1}: ${r.recordsPerSec} rec/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, server cpu ${r.peer?.cpuPct}%, errors ${r.errors.requests}/${r.errors.failedRecords}`)
         }
-      } finally {
-        for (const system of prepared) await system.finish(sc)
       }
       for (const system of systems) {
         const rs = results.get(system)!
