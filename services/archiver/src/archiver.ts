@@ -50,6 +50,8 @@ export interface ArchiverOptions {
   intervalMs: number
   /** shards archived at once */
   concurrency?: number
+  /** NDJSON of open objects kept between passes, over all shards (default KEPT_TEXT_BYTES) */
+  keptTextBytes?: number
   metrics: ArchiverMetrics
   log: Logger
   /** The time the hot window and retention are measured against (default: Redis time); for tests. */
@@ -81,6 +83,24 @@ interface Backoff {
 /** Records read from Redis per XRANGE while cutting an object. */
 const READ_BATCH = 1000
 const EMPTY = Buffer.alloc(0)
+/**
+ * NDJSON of open objects kept between passes, over all shards: a shard's next object is then read
+ * from Redis once, not measured in one pass and read again in the pass that closes it. Beyond this,
+ * objects are measured only and read again when they close (the memory stays bounded however many
+ * shards there are).
+ */
+const KEPT_TEXT_BYTES = 64 * 1024 * 1024
+
+/** How far the measuring of a shard's next object got (see nextObject). */
+interface Scan {
+  cursor: string | null
+  cutter: ObjectCutter
+  /** XRANGE start of the next read */
+  from: string
+  firstMs: number | null
+  /** the object written so far, when the scan started at the cursor and it could be kept */
+  writer: ObjectWriter | null
+}
 
 function randomJitter(failures: number): number {
   const cap = Math.min(30_000, 500 * 2 ** Math.min(failures, 10))
@@ -93,8 +113,10 @@ export class Archiver {
   private readonly catalog: StreamCatalog
   private readonly backoff = new Map<string, Backoff>()
   private readonly held = new Set<string>()
-  /** per shard: how far the measuring of its next object got (see nextObject) */
-  private readonly scans = new Map<string, { cursor: string | null; cutter: ObjectCutter; from: string; firstMs: number | null }>()
+  /** per shard (`stream:generation:index`) */
+  private readonly scans = new Map<string, Scan>()
+  /** capacity of the writers kept in `scans` */
+  private keptTextBytes = 0
   private stopping = false
   private loop: Promise<void> | undefined
   private wake: (() => void) | undefined
@@ -183,6 +205,9 @@ export class Archiver {
       after = page.streams[page.streams.length - 1]!.name
     }
     summary.shards = shards.length
+    // Scans of shards that are gone (their stream deleted) would keep their memory forever.
+    const live = new Set(shards.map((ref) => scanId(ref)))
+    for (const id of this.scans.keys()) if (!live.has(id)) this.dropScan(id)
     const now = Date.now()
     let next = 0
     const worker = async (): Promise<void> => {
@@ -214,6 +239,7 @@ export class Archiver {
     let claim = await this.index.claim(ref.keys, this.id, this.o.leaseTtlMs)
     if (claim.kind !== 'held') {
       this.held.delete(leaseId)
+      this.dropScan(leaseId)
       return
     }
     this.held.add(leaseId)
@@ -269,51 +295,68 @@ export class Archiver {
   }
 
   /**
-   * The next object after `cursor`, written out, or none when it cannot be closed yet. Records are
-   * first only measured (where the scan got to is kept between passes, so a shard whose object is
-   * not old enough yet is not read again from its cursor every pass); the object's records are read
-   * once it is known where it ends. Redis time is read in the same MULTI as the records, before them.
+   * The next object after `cursor`, written out, or none when it cannot be closed yet. Where the
+   * scan of a shard got to is kept between passes, so a shard whose object is not old enough yet is
+   * not read again from its cursor every pass, and so is the object written so far, within
+   * KEPT_TEXT_BYTES over all shards; an object only measured is read again once it is known where it
+   * ends. Redis time is read in the same MULTI as the records, before them.
    */
   private async nextObject(ref: ShardRef, cursor: string | null): Promise<{ object: ObjectWriter | null; backlogSeconds: number }> {
-    const id = `${ref.stream.name}:${ref.stream.generation}:${ref.shardIndex}`
+    const id = scanId(ref)
     let scan = this.scans.get(id)
     if (!scan || scan.cursor !== cursor) {
-      scan = { cursor, cutter: new ObjectCutter(this.o.objects), from: cursor ? `(${cursor}` : '-', firstMs: null }
+      this.dropScan(id)
+      scan = { cursor, cutter: new ObjectCutter(this.o.objects), from: cursor ? `(${cursor}` : '-', firstMs: null, writer: null }
       this.scans.set(id, scan)
     }
     const expected = cursor ? entryOrdinal(cursor) + 1 : 1
-    // A scan that starts at the cursor in this call writes the object as it measures it: an object
-    // that closes within the same call (by size, the usual case under load) is not read twice.
-    const writer = scan.cutter.count === 0 ? this.newWriter(ref) : null
+    // A scan that starts at the cursor writes the object as it measures it (so does one whose writer
+    // was kept from an earlier pass): an object that closes within the same call (by size, the usual
+    // case under load) is not read twice.
+    if (scan.cutter.count === 0) scan.writer = this.newWriter(ref)
+    else if (scan.writer) this.keptTextBytes -= scan.writer.capacity // in use: counted again if kept
+    const writer = scan.writer
     let count = 0
     let nowMs = 0
-    for (;;) {
-      const { nowMs: now, batch } = await this.readRange(ref, scan.from, READ_BATCH)
-      nowMs = now
-      const head = batch[0]
-      // (No cursor yet: nothing was ever trimmed, the head is the shard's first record.)
-      if (head && cursor && scan.cutter.count === 0 && entryOrdinal(head.entryId) !== expected) {
-        // Ordinals count records one by one, and trims never pass the cursor: a missing record
-        // after our cursor means the cursor moved on without us (our lease lapsed). An object
-        // started anywhere else would overlap the real chain.
-        this.scans.delete(id)
-        throw new StaleCursorError(`the record after cursor ${cursor ?? '(none)'} is gone: another archiver moved on`)
-      }
-      if (head && scan.firstMs === null) scan.firstMs = entryMs(head.entryId)
-      let ended = false
-      for (const e of batch) {
-        if (scan.cutter.push(e)) {
-          ended = true
-          break
+    // Until the end of the loop the scan's writer is not counted: a failure forgets the whole scan.
+    try {
+      for (;;) {
+        const { nowMs: now, batch } = await this.readRange(ref, scan.from, READ_BATCH)
+        nowMs = now
+        const head = batch[0]
+        // (No cursor yet: nothing was ever trimmed, the head is the shard's first record.)
+        if (head && cursor && scan.cutter.count === 0 && entryOrdinal(head.entryId) !== expected) {
+          // Ordinals count records one by one, and trims never pass the cursor: a missing record
+          // after our cursor means the cursor moved on without us (our lease lapsed). An object
+          // started anywhere else would overlap the real chain.
+          throw new StaleCursorError(`the record after cursor ${cursor ?? '(none)'} is gone: another archiver moved on`)
         }
-        writer?.add(e, scan.cutter.lastLineBytes)
-        scan.from = `(${e.entryId}`
+        if (head && scan.firstMs === null) scan.firstMs = entryMs(head.entryId)
+        let ended = false
+        let last: EntryToArchive | undefined
+        for (const e of batch) {
+          if (scan.cutter.push(e)) {
+            ended = true
+            break
+          }
+          writer?.add(e, scan.cutter.lastLineBytes)
+          last = e
+        }
+        if (last) scan.from = `(${last.entryId}`
+        count = scan.cutter.closable(nowMs, !ended && batch.length < READ_BATCH)
+        if (ended || batch.length < READ_BATCH) break
       }
-      count = scan.cutter.closable(nowMs, !ended && batch.length < READ_BATCH)
-      if (ended || batch.length < READ_BATCH) break
+    } catch (err) {
+      this.scans.delete(id)
+      throw err
     }
     const backlogSeconds = scan.firstMs === null ? 0 : Math.max(0, (nowMs - scan.firstMs) / 1000)
-    if (count === 0) return { object: null, backlogSeconds }
+    if (count === 0) {
+      // Not closable yet: keep what was written for the pass that closes it, within the budget.
+      if (writer && writer.count > 0 && this.keptTextBytes + writer.capacity <= (this.o.keptTextBytes ?? KEPT_TEXT_BYTES)) this.keptTextBytes += writer.capacity
+      else scan.writer = null
+      return { object: null, backlogSeconds }
+    }
     this.scans.delete(id)
     if (writer && writer.count === count) return { object: writer, backlogSeconds }
     // The object began in an earlier pass: read its records again, from the cursor.
@@ -332,6 +375,14 @@ export class Archiver {
       throw new StaleCursorError(`the records after cursor ${cursor ?? '(none)'} changed while archiving: another archiver moved on`)
     }
     return { object, backlogSeconds }
+  }
+
+  /** Forgets a shard's scan, and the memory its kept writer counted. */
+  private dropScan(id: string): void {
+    const scan = this.scans.get(id)
+    if (!scan) return
+    if (scan.writer) this.keptTextBytes -= scan.writer.capacity
+    this.scans.delete(id)
   }
 
   private newWriter(ref: ShardRef): ObjectWriter {
@@ -430,6 +481,10 @@ export class Archiver {
       }
     }
   }
+}
+
+function scanId(ref: ShardRef): string {
+  return `${ref.stream.name}:${ref.stream.generation}:${ref.shardIndex}`
 }
 
 class StaleCursorError extends Error {

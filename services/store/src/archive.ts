@@ -115,6 +115,7 @@ export interface EntryToArchive {
 }
 
 const gzipAsync = promisify(gzip)
+const EMPTY_TEXT = Buffer.alloc(0)
 
 /**
  * The archiver must keep up with the ingest rate on a fraction of a core, so compression is tuned
@@ -270,21 +271,25 @@ export class ObjectWriter {
   bytes = 0
   firstEntryId: string | null = null
   lastEntryId: string | null = null
-  private text: Buffer
+  /** allocated with the first record: a writer that stays empty costs nothing */
+  private text = EMPTY_TEXT
   private at = 0
+
+  /** bytes the text takes in memory (it grows by doubling) */
+  get capacity(): number {
+    return this.text.length
+  }
 
   /** `sizeHint`: the NDJSON bytes expected (the text grows past it as needed). */
   constructor(
     readonly shardIndex: number,
-    sizeHint = 64 * 1024,
-  ) {
-    this.text = Buffer.allocUnsafe(Math.max(1024, sizeHint))
-  }
+    private readonly sizeHint = 64 * 1024,
+  ) {}
 
   /** Appends the record's line; `lineBytes` is ndjsonLineBytes(e) when the caller has it already. */
   add(e: EntryToArchive, lineBytes = ndjsonLineBytes(e)): void {
     if (this.at + lineBytes > this.text.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * this.text.length, this.at + lineBytes))
+      const grown = Buffer.allocUnsafe(Math.max(this.sizeHint, 2 * this.text.length, this.at + lineBytes))
       this.text.copy(grown, 0, 0, this.at)
       this.text = grown
     }
