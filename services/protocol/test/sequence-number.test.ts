@@ -2,6 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   SEQUENCE_NUMBER_LENGTH,
+  ShardSequenceNumbers,
   compareEntryIds,
   entryIdFromSequenceNumber,
   firstSequenceNumberOfShard,
@@ -130,6 +131,24 @@ describe('sequence numbers', () => {
     }
     assert.throws(() => firstSequenceNumberOfShard(1.5, 0), RangeError)
     assert.throws(() => firstSequenceNumberOfShard(1e21, 0), RangeError)
+  })
+
+  it('come out the same from ShardSequenceNumbers (one shard, id after id), which refuses the same ids', () => {
+    const ids = randomEntryIds(2000, 0x5eedn)
+    // In order (runs of one ms, as an archive object has them) and shuffled (the ms changing each time).
+    for (const list of [[...ids].sort(byBigInt), ids]) {
+      const numbers = new ShardSequenceNumbers(7)
+      for (const id of list) assert.equal(numbers.of(id), sequenceNumberFromEntryId(id, 7), id)
+    }
+    const bad = ['', '-', '-1', '1-', '1-2-3', '1-01', '01-0', '1 -0', '1-a', '1-18446744073709551616', '1234567890123456-0']
+    for (const id of bad) {
+      assert.throws(() => new ShardSequenceNumbers(0).of(id), RangeError, JSON.stringify(id))
+      // …also right after a good id whose milliseconds are cached
+      const primed = new ShardSequenceNumbers(0)
+      primed.of('1-0')
+      assert.throws(() => primed.of(id), RangeError, `after 1-0: ${JSON.stringify(id)}`)
+    }
+    assert.throws(() => new ShardSequenceNumbers(1_000_000), RangeError)
   })
 
   it('decode to null when they are not ones this service issues', () => {

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import { gunzipSync, gzip } from 'node:zlib'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
-import { base64DecodedLength, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
+import { ShardSequenceNumbers, base64DecodedLength, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
 import { envReader } from './env.js'
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
@@ -158,13 +158,18 @@ export interface ObjectLimits {
   maxAgeMs: number
 }
 
-/** A partition key as a JSON string; keys of plain printable ASCII (the usual) need no escaping. */
-function jsonKey(key: string): string {
+/** Plain printable ASCII without quote or backslash (the usual partition key): JSON needs no escaping. */
+function isPlainKey(key: string): boolean {
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i)
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(key)
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false
   }
-  return `"${key}"`
+  return true
+}
+
+/** A partition key as a JSON string. */
+function jsonKey(key: string, plain = isPlainKey(key)): string {
+  return plain ? `"${key}"` : JSON.stringify(key)
 }
 
 /**
@@ -173,24 +178,27 @@ function jsonKey(key: string): string {
  * escaping. This runs for every archived record.
  */
 export function ndjsonLine(e: EntryToArchive, shardIndex: number): string {
-  return `${lineHead(e, shardIndex)}${typeof e.data === 'string' ? e.data : e.data.toString('latin1')}${lineTail(e)}`
+  const data = typeof e.data === 'string' ? e.data : e.data.toString('latin1')
+  return `${lineHead(sequenceNumberFromEntryId(e.entryId, shardIndex), jsonKey(e.partitionKey))}${data}${lineTail(String(entryMs(e.entryId)))}`
 }
 
 /** A line up to the data, and after it: the data goes between as it is (base64 needs no escaping). */
-function lineHead(e: EntryToArchive, shardIndex: number): string {
-  return `{"sequenceNumber":"${sequenceNumberFromEntryId(e.entryId, shardIndex)}","partitionKey":${jsonKey(e.partitionKey)},"data":"`
+function lineHead(sequenceNumber: string, keyJson: string): string {
+  return `{"sequenceNumber":"${sequenceNumber}","partitionKey":${keyJson},"data":"`
 }
 
-function lineTail(e: EntryToArchive): string {
-  return `","approximateArrivalTimestamp":${entryMs(e.entryId)}}\n`
+/** `ms`: the entry id's milliseconds, as Redis spells them (digits, no leading zero). */
+function lineTail(ms: string): string {
+  return `","approximateArrivalTimestamp":${ms}}\n`
 }
 
 /** Buffer.byteLength(ndjsonLine(e)) without building the line. */
 export function ndjsonLineBytes(e: EntryToArchive): number {
   const dash = e.entryId.indexOf('-')
-  const key = jsonKey(e.partitionKey)
+  const key = e.partitionKey
+  const keyBytes = isPlainKey(key) ? key.length + 2 : Buffer.byteLength(JSON.stringify(key))
   // {"sequenceNumber":"<42>","partitionKey":<key>,"data":"<data>","approximateArrivalTimestamp":<ms>}\n
-  return 19 + 42 + 17 + Buffer.byteLength(key) + 9 + e.data.length + 32 + dash + 2
+  return 19 + 42 + 17 + keyBytes + 9 + e.data.length + 32 + dash + 2
 }
 
 /**
@@ -274,6 +282,10 @@ export class ObjectWriter {
   /** allocated with the first record: a writer that stays empty costs nothing */
   private text = EMPTY_TEXT
   private at = 0
+  private readonly sequenceNumbers: ShardSequenceNumbers
+  /** the last line's milliseconds, and its tail (records of one millisecond share it) */
+  private tailMs = ''
+  private tail = ''
 
   /** bytes the text takes in memory (it grows by doubling) */
   get capacity(): number {
@@ -284,7 +296,9 @@ export class ObjectWriter {
   constructor(
     readonly shardIndex: number,
     private readonly sizeHint = 64 * 1024,
-  ) {}
+  ) {
+    this.sequenceNumbers = new ShardSequenceNumbers(shardIndex)
+  }
 
   /** Appends the record's line; `lineBytes` is ndjsonLineBytes(e) when the caller has it already. */
   add(e: EntryToArchive, lineBytes = ndjsonLineBytes(e)): void {
@@ -294,9 +308,17 @@ export class ObjectWriter {
       this.text = grown
     }
     const start = this.at
-    this.at += this.text.write(lineHead(e, this.shardIndex), this.at, 'utf8')
+    // The sequence number checks the entry id: past it, its milliseconds are canonical digits.
+    const sequenceNumber = this.sequenceNumbers.of(e.entryId)
+    const plain = isPlainKey(e.partitionKey)
+    this.at += this.text.write(lineHead(sequenceNumber, jsonKey(e.partitionKey, plain)), this.at, plain ? 'latin1' : 'utf8')
     this.at += typeof e.data === 'string' ? this.text.write(e.data, this.at, 'latin1') : e.data.copy(this.text, this.at)
-    this.at += this.text.write(lineTail(e), this.at, 'latin1')
+    const dash = e.entryId.indexOf('-')
+    if (dash !== this.tailMs.length || !e.entryId.startsWith(this.tailMs)) {
+      this.tailMs = e.entryId.slice(0, dash)
+      this.tail = lineTail(this.tailMs)
+    }
+    this.at += this.text.write(this.tail, this.at, 'latin1')
     if (this.at - start !== lineBytes) throw new Error(`archive line of ${e.entryId}: wrote ${this.at - start} bytes, measured ${lineBytes}`)
     this.bytes += recordBytes(e)
     this.firstEntryId ??= e.entryId
