@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { evenHashKeyRanges, hashKeyForPartitionKey, shardIdFor, shardIndexForHashKey } from '@sluice/protocol'
-import { waitFor } from '@sluice/testkit'
-import { readAll, startSluice, type Sluice } from '@sluice/ingest/testing'
+import { freePort, startRedis, waitFor } from '@sluice/testkit'
+import { readAll, startIngestProcess, startSluice, type Sluice } from '@sluice/ingest/testing'
 import type { PrintedRecord } from '../src/record-format.js'
 import { runCli, exited, show, startCli, type CliResult } from './run-cli.js'
 
@@ -126,6 +126,44 @@ describe('sluice put, tail and lag', () => {
     const stored = await readAll(s, 'slow', 'shardId-000000000000')
     assert.ok(Number(m[1]) <= stored.length && stored.length < 300, `acknowledged ${m[1]}, stored ${stored.length}`)
     assert.equal(Number(m[1]) + Number(m[2]), 300)
+  })
+
+  it('put: a service that goes away mid-put (kill -9) is given up on after --give-up-after seconds without an acknowledgement: exit 1, saying why', async () => {
+    const redis = await startRedis()
+    const port = await freePort()
+    const ingest = await startIngestProcess({ redisUrl: redis.url, port, dataDir: join(dir, 'down-data') })
+    const url = `http://127.0.0.1:${port}`
+    try {
+      // 5 records a second: the put is still going when the service dies.
+      const created = await fetch(`${url}/v1/streams`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'down', shardCount: 1, writeLimits: { recordsPerSecond: 5 } }),
+      })
+      assert.equal(created.status, 201)
+      const put = startCli(['--endpoint', url, 'put', '--stream', 'down', '--give-up-after', '2'], { input: Array.from({ length: 300 }, (_, i) => `r${i}`).join('\n') })
+      await waitFor(async () => (await (await fetch(`${url}/v1/streams/down/shards/shardId-000000000000/records?from=TRIM_HORIZON`)).json() as { records: unknown[] }).records.length > 0, {
+        timeoutMs: 10_000,
+        message: 'the first records stored',
+      })
+      await ingest.kill('SIGKILL')
+      const killedAt = Date.now()
+      const r = await put.done
+      exited(r, 1)
+      assert.match(r.stderr, /^sluice: put (\d+) of 300 records .*; (\d+) failed$/m, show(r))
+      assert.match(r.stderr, /^sluice: gave up: no record was acknowledged for 2 s \(last error: .*ECONNREFUSED.*\); --give-up-after sets how long to wait$/m, show(r))
+      // 2 s after the last acknowledgement, checked 4 times a second; the in-flight request fails at once.
+      assert.ok(Date.now() - killedAt < 10_000, `gave up ${Date.now() - killedAt} ms after the kill`)
+    } finally {
+      await ingest.kill('SIGKILL')
+      await redis.close()
+    }
+  })
+
+  it('put: --give-up-after takes whole seconds, 0 meaning never; anything else is a usage error', async () => {
+    const bad = await sluice(['put', '--stream', 'raw', '--give-up-after', '-1'], 'x\n')
+    exited(bad, 2)
+    assert.match(bad.stderr, /--give-up-after.*must be a whole number from 0 to 86400/)
   })
 
   it('tail: from TRIM_HORIZON without following prints every record once, as put, then exits 0', async () => {

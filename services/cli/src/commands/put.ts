@@ -14,6 +14,7 @@ import { CliError, ExitCode, UsageError, describeError, exitCodeOf, type ExitCod
 import { readLines } from '../lines.js'
 import { PutProgress, newPutStats, putSummary } from '../progress.js'
 import { formatCount } from '../table.js'
+import { wholeNumber } from '../options.js'
 
 
 interface PutOptions {
@@ -21,6 +22,8 @@ interface PutOptions {
   partitionKey?: string
   keyField?: string
   progress: boolean
+  /** seconds without an acknowledgement, with records waiting, before put gives up; 0 never */
+  giveUpAfter: number
 }
 
 /** The Producer's own bounds (10,000 records, 32 MiB): reading waits while that much is unacknowledged. */
@@ -88,9 +91,11 @@ async function put(ctx: CliContext, file: string | undefined, o: PutOptions): Pr
   ctx.interrupted.addEventListener('abort', onInterrupt, { once: true })
 
   const producer = new Producer({ endpoint: ctx.endpoint, stream: o.stream, fetch: ctx.fetch, signal: abort.signal, ...(ctx.apiKey ? { apiKey: ctx.apiKey } : {}) })
+  let lastRetryError: unknown
   producer.on((e) => {
     stats.retried += e.records
     stats.throttled += e.throttled
+    if (e.error) lastRetryError = e.error
   })
   const progress = o.progress && process.stderr.isTTY ? new PutProgress(process.stderr, stats, totalBytes) : undefined
   const startedAt = Date.now()
@@ -103,6 +108,20 @@ async function put(ctx: CliContext, file: string | undefined, o: PutOptions): Pr
   let fatal: unknown
   let outstanding = 0
   let outstandingBytes = 0
+  // The Producer retries for ever; a service that stays down would keep put waiting for ever. Give up
+  // once records have waited that long with none acknowledged (slow but moving is not down).
+  let progressAt = Date.now()
+  const watchdog =
+    o.giveUpAfter > 0
+      ? setInterval(() => {
+          if (outstanding === 0 || fatal !== undefined || Date.now() - progressAt < o.giveUpAfter * 1000) return
+          const why = lastRetryError === undefined ? '' : ` (last error: ${describeError(lastRetryError, { apiKeyGiven: ctx.apiKey !== undefined })})`
+          fatal = new CliError(`gave up: no record was acknowledged for ${o.giveUpAfter} s${why}; --give-up-after sets how long to wait`)
+          abort.abort()
+          input.destroy()
+        }, 250)
+      : undefined
+  watchdog?.unref()
   let wake: (() => void) | undefined
   const waitForSettle = (): Promise<void> => new Promise((resolve) => (wake = resolve))
   const settled = (size: number): void => {
@@ -135,12 +154,14 @@ async function put(ctx: CliContext, file: string | undefined, o: PutOptions): Pr
       if (abort.signal.aborted) break
       const size = line.bytes.length + Buffer.byteLength(key)
       const n = lineNo
+      if (outstanding === 0) progressAt = Date.now()
       outstanding++
       outstandingBytes += size
       producer.put(key, line.bytes).then(
         () => {
           stats.acked++
           stats.ackedBytes += size
+          progressAt = Date.now()
           settled(size)
         },
         (err: unknown) => {
@@ -166,6 +187,7 @@ async function put(ctx: CliContext, file: string | undefined, o: PutOptions): Pr
     }
   }
   while (outstanding > 0) await waitForSettle()
+  clearInterval(watchdog)
   await producer.close().catch(() => undefined)
   ctx.interrupted.removeEventListener('abort', onInterrupt)
   progress?.stop()
@@ -193,6 +215,11 @@ export function putCommand(program: Command, run: RunCommand): void {
     .addOption(new Option('--partition-key <key>', 'the partition key of every record (they all go to one shard, in order)').conflicts('keyField'))
     .option('--key-field <field>', "each record's partition key from this field of its JSON line (a.b for a nested one)")
     .option('--no-progress', 'no progress bar (there is none anyway when stderr is not a terminal)')
+    .addOption(
+      new Option('--give-up-after <seconds>', 'stop (exit 1) when records have waited this long with none acknowledged, e.g. the service is down; 0: retry for ever')
+        .default(60)
+        .argParser(wholeNumber(0, 86_400)),
+    )
     .addHelpText(
       'after',
       '\nWithout --partition-key or --key-field a record\'s key is its line number: records spread over every shard.\n' +
