@@ -7,7 +7,7 @@
  *   3  not found: the stream, consumer group or API key does not exist
  *   4  access: no API key, an unknown or revoked one (401), or one without the scope (403)
  *   5  exists: `streams create` of a name in use
- *   130 interrupted (Ctrl-C) before `put` was done
+ *   130 interrupted (Ctrl-C) before `put` or `bench` was done
  */
 import { SluiceError } from '@sluice/client'
 

@@ -8,6 +8,7 @@ import { DEFAULT_ENDPOINT, createContext, type GlobalOptions, type RunCommand } 
 import { ExitCode, describeError, exitCodeOf, type ExitCodeValue } from './errors.js'
 import { Output } from './output.js'
 import { wholeNumber } from './options.js'
+import { benchCommand } from './commands/bench.js'
 import { keysCommand } from './commands/keys.js'
 import { lagCommand } from './commands/lag.js'
 import { putCommand } from './commands/put.js'
@@ -52,6 +53,7 @@ export async function runCli(argv: readonly string[], out: Output, interrupted: 
   tailCommand(program, run)
   lagCommand(program, run)
   keysCommand(program, run)
+  benchCommand(program, run)
   // Every command and sub-command: the same error handling, and help after a usage error points the way.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)]
   for (const c of all(program)) {

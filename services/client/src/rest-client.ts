@@ -12,6 +12,8 @@ import type {
   GroupDescription,
   ListApiKeysResponse,
   ListStreamsResponse,
+  PutRecordEntry,
+  PutRecordsResponse,
   StartingPosition,
   StreamDescription,
   StreamSummary,
@@ -48,6 +50,16 @@ export class SluiceClient {
 
   private async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     return (await call<T>(this.fetch, this.endpoint, method, path, body, signal)).body
+  }
+
+  /**
+   * One PutRecords request, as it is: each record acknowledged or failed in the answer, no retries
+   * (the Producer batches and retries). All records throttled is the answer too (the 429's body),
+   * with `retryAfterMs`.
+   */
+  async putRecords(stream: string, records: PutRecordEntry[], signal?: AbortSignal): Promise<{ answer: PutRecordsResponse; retryAfterMs: number | undefined }> {
+    const a = await call<PutRecordsResponse>(this.fetch, this.endpoint, 'POST', `/v1/streams/${encodeURIComponent(stream)}/records`, { records }, signal, [429])
+    return { answer: a.body, retryAfterMs: a.retryAfterMs }
   }
 
   createStream(input: CreateStreamRequest, signal?: AbortSignal): Promise<StreamDescription> {
