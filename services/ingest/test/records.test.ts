@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { hashKeyForPartitionKey } from '@sluice/protocol'
 import { b64, fromB64, readAll, startSluice, type Sluice } from './harness.js'
 
@@ -72,6 +73,27 @@ describe('put and read', () => {
       assert.ok(got.length > 1500, `the MD5 routing spreads keys: ${shardId} has ${got.length}`)
     }
     assert.equal(total, 10_000)
+  })
+
+  it('stores data of every size byte for byte: small and large records (up to 1 MiB) mixed in one request', async () => {
+    // Data from 768 bytes (1,024 base64 characters) on goes to Redis as bytes, shorter data as text.
+    const sizes = [0, 1, 2, 3, 767, 768, 769, 1024, 100 * 1024, 1024 * 1024 - 1, 1024 * 1024, 5]
+    const records = sizes.map((n, i) => ({ partitionKey: 'sizes', data: randomBytes(n).toString('base64'), n, i }))
+    const c = await s.request('POST', '/v1/streams', { name: 'sizes', shardCount: 1, writeLimits: { recordsPerSecond: 1000, bytesPerSecond: 100 * 1024 * 1024 } })
+    assert.equal(c.status, 201, c.text)
+    const put = await s.request('POST', '/v1/streams/sizes/records', { records: records.map(({ partitionKey, data }) => ({ partitionKey, data })) })
+    assert.equal(put.status, 200, put.text)
+    assert.equal(put.body.failedRecordCount, 0)
+    const got = await readAll(s, 'sizes', 'shardId-000000000000')
+    assert.deepEqual(
+      got.map((r) => r.data),
+      records.map((r) => r.data),
+      'every record as sent, in order',
+    )
+    assert.deepEqual(
+      got.map((r) => Buffer.from(r.data, 'base64').length),
+      sizes,
+    )
   })
 
   it('routes by the MD5 of the partition key, or by the explicit hash key', async () => {
