@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { Cluster, Redis } from 'ioredis'
+import { Command, Redis, type Cluster } from 'ioredis'
 
 export type RedisClient = Redis | Cluster
 
@@ -64,5 +64,109 @@ export async function runScript(client: RedisClient, name: ScriptName, args: rea
     // NOSCRIPT: Redis refused before running anything, so sending the source is safe.
     if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(s.lua, s.numberOfKeys, ...args)
     throw err
+  }
+}
+
+function utf8Body(args: ReadonlyArray<string | number>): string {
+  let body = ''
+  for (const a of args) {
+    const text = String(a)
+    body += `$${Buffer.byteLength(text, 'utf8')}\r\n${text}\r\n`
+  }
+  return body
+}
+
+/** A command whose RESP bytes were built by the caller; ioredis sends them as they are. */
+class EncodedCommand extends Command {
+  constructor(
+    name: string,
+    /** What ioredis routes by (a cluster reads the keys from it) and shows in errors. */
+    args: Array<string | number>,
+    private readonly encoded: Buffer,
+  ) {
+    super(name, args)
+  }
+
+  override toWritable(): Buffer {
+    return this.encoded
+  }
+}
+
+/**
+ * One script call encoded here into a single buffer, for the hot path (put-records): ioredis would
+ * look at every argument, measure each string's UTF-8 length, and, once one argument is a Buffer,
+ * copy every argument into a buffer per command and then all commands of a tick into one more.
+ * Here the arguments are joined into one string and encoded once; arguments declared ASCII
+ * (keys, numbers, base64 text) are measured by their length. Replies, timeouts, errors and cluster
+ * routing are ioredis' as for any command.
+ *
+ *   new ScriptCall('putRecords').key(a).key(b).key(c).ascii(n).text(partitionKey).run(client)
+ */
+export class ScriptCall {
+  private readonly script: LoadedScript
+  private readonly keys: string[] = []
+  private readonly args: Array<string | number> = []
+  private body = ''
+  private onlyAscii = true
+
+  constructor(name: ScriptName) {
+    this.script = script(name)
+  }
+
+  /** The next of KEYS (keys come first, as many as the script declares). Keys are ASCII. */
+  key(value: string): this {
+    if (this.args.length !== this.keys.length) throw new Error('ScriptCall: keys come before the other arguments')
+    this.keys.push(value)
+    return this.ascii(value)
+  }
+
+  /** An argument known to be ASCII: a number, a key, base64 text. */
+  ascii(value: string | number): this {
+    const text = typeof value === 'number' ? String(value) : value
+    this.args.push(value)
+    this.body += `$${text.length}\r\n${text}\r\n`
+    return this
+  }
+
+  /** Any text: sent as UTF-8. */
+  text(value: string): this {
+    const bytes = Buffer.byteLength(value, 'utf8')
+    if (bytes !== value.length) this.onlyAscii = false
+    this.args.push(value)
+    this.body += `$${bytes}\r\n${value}\r\n`
+    return this
+  }
+
+  /** Sends the call (EVALSHA; EVAL with the source if the node answers NOSCRIPT) and returns the script's reply. */
+  async run(client: RedisClient): Promise<unknown> {
+    const s = this.script
+    if (this.keys.length !== s.numberOfKeys) throw new Error(`ScriptCall: ${s.numberOfKeys} keys expected, got ${this.keys.length}`)
+    const head = `*${this.args.length + 3}\r\n$7\r\nEVALSHA\r\n$40\r\n${s.sha}\r\n$${String(s.numberOfKeys).length}\r\n${s.numberOfKeys}\r\n`
+    // latin1 writes each character as one byte, so the lengths above hold whatever the text; for
+    // ASCII it is also the UTF-8 encoding, and much cheaper to make. Once some text is not ASCII,
+    // every argument is measured again in UTF-8 bytes (a put with such partition keys is rare).
+    const encoded = this.onlyAscii ? Buffer.from(head + this.body, 'latin1') : Buffer.from(head + utf8Body(this.args), 'utf8')
+    try {
+      return await client.sendCommand(new EncodedCommand('evalsha', [s.sha, s.numberOfKeys, ...this.keys], encoded))
+    } catch (err) {
+      // NOSCRIPT: Redis refused before running anything, so sending the source is safe.
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(s.lua, s.numberOfKeys, ...this.args)
+      throw err
+    }
+  }
+}
+
+/**
+ * Runs `send`, whose commands ioredis writes at once, with the connection's socket corked: they
+ * leave in one write instead of one each (what auto-pipelining does for ordinary commands). A
+ * cluster has a socket per node; its commands are written one by one.
+ */
+export function inOneWrite(client: RedisClient, send: () => void): void {
+  const socket = client instanceof Redis && client.status === 'ready' ? client.stream : undefined
+  socket?.cork()
+  try {
+    send()
+  } finally {
+    socket?.uncork()
   }
 }

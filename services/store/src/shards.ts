@@ -4,7 +4,8 @@
  *
  * Appends are group-committed: the appends to one shard that arrive in the same turn of the event
  * loop (typically the requests one poll of the sockets delivered) travel as one put-records call,
- * and the calls for all shards leave in one write (ioredis pipelines what is sent in one tick).
+ * and the calls for all shards leave in one write (inOneWrite). Each call is encoded by hand
+ * (ScriptCall): for 1 KiB records that halves what this process spends per record in ioredis.
  * Under load that is several requests per script call instead of one, which is most of the cost
  * of a small put in both this process and Redis; alone, an append waits no timer, only the end of
  * the current turn. Each caller still gets exactly its own records' outcome: a call refuses a
@@ -12,7 +13,7 @@
  * outcome reaches every caller of that call.
  */
 import { guarded } from './errors.js'
-import { runScript } from './scripts.js'
+import { ScriptCall, inOneWrite, runScript } from './scripts.js'
 import { observed, type StoreObserver } from './observe.js'
 import type { SluiceRedis } from './connection.js'
 import type { ShardKeys } from './keys.js'
@@ -21,7 +22,7 @@ export interface RecordToAppend {
   /** bytes charged to the write limit: decoded data + partition key */
   size: number
   partitionKey: string
-  /** base64 text, stored and returned as is */
+  /** base64 text (so ASCII: it is sent as is, one byte per character), stored and returned as is */
   data: string
 }
 
@@ -54,8 +55,6 @@ export interface ReadStart {
 /** A group-committed call stops growing at this many records or bytes (one append alone may be larger). */
 const GROUP_MAX_RECORDS = 1000
 const GROUP_MAX_BYTES = 1 << 20
-/** Base64 data at least this long is sent to Redis as bytes (see appendNow). */
-const LARGE_DATA_CHARS = 1024
 
 interface PendingAppend {
   records: readonly RecordToAppend[]
@@ -114,7 +113,9 @@ export class ShardStore {
     this.flushScheduled = false
     const groups = this.pending
     this.pending = new Map()
-    for (const group of groups.values()) this.send(group)
+    inOneWrite(this.redis, () => {
+      for (const group of groups.values()) this.send(group)
+    })
   }
 
   /** One put-records call for a group; its reply is split back into each append's result. */
@@ -143,24 +144,11 @@ export class ShardStore {
   }
 
   private async appendNow(keys: ShardKeys, count: number, appends: readonly PendingAppend[], maxUnarchivedBytes: number): Promise<AppendResult> {
-    const args: (string | number | Buffer)[] = new Array(5 + 3 * count)
-    args[0] = keys.state
-    args[1] = keys.log
-    args[2] = keys.archive
-    args[3] = count
-    args[4] = maxUnarchivedBytes
-    let at = 5
+    const call = new ScriptCall('putRecords').key(keys.state).key(keys.log).key(keys.archive).ascii(count).ascii(maxUnarchivedBytes)
     for (const a of appends) {
-      for (const r of a.records) {
-        args[at++] = r.size
-        args[at++] = r.partitionKey
-        // Large data goes as bytes (base64 is ASCII: its latin1 bytes are its text). ioredis then
-        // copies it into the command instead of encoding a string of the whole command as UTF-8:
-        // ~3 % less CPU per record at 1 KiB; for small records the conversion costs more than it saves.
-        args[at++] = r.data.length >= LARGE_DATA_CHARS ? Buffer.from(r.data, 'latin1') : r.data
-      }
+      for (const r of a.records) call.ascii(r.size).text(r.partitionKey).ascii(r.data)
     }
-    const reply = await observed(this.observer, 'put-records', () => guarded(runScript(this.redis, 'putRecords', args)))
+    const reply = await observed(this.observer, 'put-records', () => guarded(call.run(this.redis)))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('put-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
     const [accepted, retryAfterMs, refusedCode, ms, firstOrdinal] = reply as number[]

@@ -166,6 +166,37 @@ for (const topology of topologies) {
       )
     })
 
+    it('sends each partition key as its UTF-8 bytes, ASCII and not mixed in one call, also when Redis lost its scripts', async () => {
+      const s = (await catalog.create(stream('s2u', { shardCount: 2 })))!
+      const k0 = shardKeys('s2u', s.generation, 0)
+      const k1 = shardKeys('s2u', s.generation, 1)
+      // put-records is encoded by hand (ScriptCall): a key whose UTF-8 is longer than its JavaScript
+      // length must not shift the framing of the arguments after it.
+      const plain = [{ size: 3, partitionKey: 'plain', data: Buffer.from('abc').toString('base64') }]
+      const mixed = ['ascii', 'ü', '😀 emoji', '日本語のキー', 'a"b\\c', 'tab\there'].map((partitionKey, i) => ({
+        size: 1 + Buffer.byteLength(partitionKey),
+        partitionKey,
+        data: Buffer.from([i, 0xff, 0x00]).toString('base64'),
+      }))
+      // Both shards in one turn: their calls leave together, one of them all ASCII.
+      const [a, b] = await Promise.all([shards.append(k0, plain), shards.append(k1, mixed)])
+      assert.ok(a.kind === 'appended' && a.entryIds.length === 1)
+      assert.ok(b.kind === 'appended' && b.entryIds.length === mixed.length)
+      // A restarted or failed-over node has no scripts: NOSCRIPT, then the call goes again as EVAL.
+      const nodes = 'nodes' in redis ? redis.nodes('master') : [redis]
+      for (const node of nodes) await node.script('FLUSH')
+      const again = await shards.append(k1, [{ size: 5, partitionKey: 'ключ', data: 'AA==' }])
+      assert.ok(again.kind === 'appended' && again.entryIds.length === 1)
+      const read0 = await shards.read(k0, { kind: 'at', entryId: '0-0' }, 10, 1 << 20)
+      const read1 = await shards.read(k1, { kind: 'at', entryId: '0-0' }, 10, 1 << 20)
+      assert.ok(read0.kind === 'records' && read1.kind === 'records')
+      assert.deepEqual(read0.entries.map((e) => [e.partitionKey, e.data]), plain.map((r) => [r.partitionKey, r.data]))
+      assert.deepEqual(
+        read1.entries.map((e) => [e.partitionKey, e.data]),
+        [...mixed, { partitionKey: 'ключ', data: 'AA==' }].map((r) => [r.partitionKey, r.data]),
+      )
+    })
+
     it('lets a record larger than the byte capacity through a full bucket only', async () => {
       const s = (await catalog.create(stream('s3', { shardCount: 1, writeLimits: { perSecond: 100, bytesPerSecond: 100 } })))!
       const keys = shardKeys('s3', s.generation, 0)
