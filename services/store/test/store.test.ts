@@ -182,12 +182,20 @@ for (const topology of topologies) {
       const [a, b] = await Promise.all([shards.append(k0, plain), shards.append(k1, mixed)])
       assert.ok(a.kind === 'appended' && a.entryIds.length === 1)
       assert.ok(b.kind === 'appended' && b.entryIds.length === mixed.length)
+      // A call past 32 Ki characters is encoded in pieces, an argument that long as a piece of its own.
+      const large = Array.from({ length: 120 }, (_, i) => {
+        const data = Buffer.alloc(i === 60 ? 100_000 : 1024, i).toString('base64')
+        return { size: 1024, partitionKey: `big${i}`, data }
+      })
+      const big = await shards.append(k0, large)
+      assert.ok(big.kind === 'appended' && big.entryIds.length === large.length)
+      plain.push(...large)
       // A restarted or failed-over node has no scripts: NOSCRIPT, then the call goes again as EVAL.
       const nodes = 'nodes' in redis ? redis.nodes('master') : [redis]
       for (const node of nodes) await node.script('FLUSH')
       const again = await shards.append(k1, [{ size: 5, partitionKey: 'ключ', data: 'AA==' }])
       assert.ok(again.kind === 'appended' && again.entryIds.length === 1)
-      const read0 = await shards.read(k0, { kind: 'at', entryId: '0-0' }, 10, 1 << 20)
+      const read0 = await shards.read(k0, { kind: 'at', entryId: '0-0' }, 200, 1 << 20)
       const read1 = await shards.read(k1, { kind: 'at', entryId: '0-0' }, 10, 1 << 20)
       assert.ok(read0.kind === 'records' && read1.kind === 'records')
       assert.deepEqual(read0.entries.map((e) => [e.partitionKey, e.data]), plain.map((r) => [r.partitionKey, r.data]))
