@@ -99,8 +99,8 @@ class EncodedCommand extends Command {
  * One script call encoded here into a single buffer, for the hot path (put-records): ioredis would
  * look at every argument, measure each string's UTF-8 length, and, once one argument is a Buffer,
  * copy every argument into a buffer per command and then all commands of a tick into one more.
- * Here the arguments are joined into one string and encoded once; arguments declared ASCII
- * (keys, numbers, base64 text) are measured by their length. Replies, timeouts, errors and cluster
+ * Here the arguments are joined into strings and written once into one buffer; arguments declared
+ * ASCII (keys, numbers, base64 text) are measured by their length. Replies, timeouts, errors and cluster
  * routing are ioredis' as for any command.
  *
  *   new ScriptCall('putRecords').key(a).key(b).key(c).ascii(n).text(partitionKey).run(client)
@@ -198,16 +198,17 @@ export class ScriptCall {
 }
 
 /**
- * Runs `send`, whose commands ioredis writes at once, with the connection's socket corked: they
- * leave in one write instead of one each (what auto-pipelining does for ordinary commands). A
- * cluster has a socket per node; its commands are written one by one.
+ * Runs `send`, whose commands ioredis writes at once, with the connections' sockets corked: what it
+ * sends to one Redis node leaves in one write instead of one each (what auto-pipelining does for
+ * ordinary commands).
  */
 export function inOneWrite(client: RedisClient, send: () => void): void {
-  const socket = client instanceof Redis && client.status === 'ready' ? client.stream : undefined
-  socket?.cork()
+  const nodes = client instanceof Redis ? [client] : client.nodes('all')
+  const sockets = nodes.filter((n) => n.status === 'ready').map((n) => n.stream)
+  for (const s of sockets) s.cork()
   try {
     send()
   } finally {
-    socket?.uncork()
+    for (const s of sockets) s.uncork()
   }
 }
