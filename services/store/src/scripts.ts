@@ -100,8 +100,8 @@ class EncodedCommand extends Command {
  * look at every argument, measure each string's UTF-8 length, and, once one argument is a Buffer,
  * copy every argument into a buffer per command and then all commands of a tick into one more.
  * Here the arguments are joined into strings and written once into one buffer; arguments declared
- * ASCII (keys, numbers, base64 text) are measured by their length. Replies, timeouts, errors and cluster
- * routing are ioredis' as for any command.
+ * ASCII (keys, numbers, base64 text) are measured by their length. Replies, timeouts, errors and
+ * cluster routing are ioredis' as for any command.
  *
  *   new ScriptCall('putRecords').key(a).key(b).key(c).ascii(n).text(partitionKey).run(client)
  */
