@@ -11,6 +11,11 @@
  * the current turn. Each caller still gets exactly its own records' outcome: a call refuses a
  * suffix, so a caller's refused records are a suffix of its own, and an error or an unknown
  * outcome reaches every caller of that call.
+ *
+ * Large puts do not wait for the end of the turn: once the waiting appends reach FLUSH_NOW_BYTES,
+ * they leave in a microtask, i.e. once the request that crossed the mark has appended to all its
+ * shards. Redis then writes one large put while this process parses the next, where otherwise the
+ * whole turn's puts would reach Redis at once and this process would wait for all of them.
  */
 import { guarded } from './errors.js'
 import { ScriptCall, inOneWrite, runScript } from './scripts.js'
@@ -55,6 +60,13 @@ export interface ReadStart {
 /** A group-committed call stops growing at this many records or bytes (one append alone may be larger). */
 const GROUP_MAX_RECORDS = 1000
 const GROUP_MAX_BYTES = 1 << 20
+/**
+ * Waiting appends of this many bytes in all leave without waiting for the end of the turn. A put of
+ * 100 records of 1 KiB crosses it alone; small puts (where sharing a call is what saves the most)
+ * never do. Scenario b of the bench (8 puts of 100 x 1 KiB in flight), medians of interleaved runs:
+ * 95k -> 106k records/s.
+ */
+const FLUSH_NOW_BYTES = 64 * 1024
 
 interface PendingAppend {
   records: readonly RecordToAppend[]
@@ -77,7 +89,10 @@ function malformed(script: string, reply: unknown): Error {
 export class ShardStore {
   /** Appends waiting for the end of this turn, by shard (and backlog bound). */
   private pending = new Map<string, PendingGroup>()
+  /** Bytes of the appends in `pending`. */
+  private pendingBytes = 0
   private flushScheduled = false
+  private flushQueued = false
 
   constructor(
     private readonly redis: SluiceRedis,
@@ -102,17 +117,29 @@ export class ShardStore {
       group.appends.push({ records, resolve, reject })
       group.records += records.length
       group.bytes += bytes
+      this.pendingBytes += bytes
+      if (this.pendingBytes >= FLUSH_NOW_BYTES && !this.flushQueued) {
+        this.flushQueued = true
+        queueMicrotask(() => {
+          this.flushQueued = false
+          this.flush()
+        })
+      }
       if (!this.flushScheduled) {
         this.flushScheduled = true
-        setImmediate(() => this.flush())
+        setImmediate(() => {
+          this.flushScheduled = false
+          this.flush()
+        })
       }
     })
   }
 
   private flush(): void {
-    this.flushScheduled = false
+    if (this.pending.size === 0) return
     const groups = this.pending
     this.pending = new Map()
+    this.pendingBytes = 0
     inOneWrite(this.redis, () => {
       for (const group of groups.values()) this.send(group)
     })
@@ -122,7 +149,11 @@ export class ShardStore {
   private send(group: PendingGroup): void {
     const { keys, appends } = group
     // A group sent early (it was full) must not be sent again by the flush.
-    if (this.pending.get(`${group.maxUnarchivedBytes} ${keys.log}`) === group) this.pending.delete(`${group.maxUnarchivedBytes} ${keys.log}`)
+    const id = `${group.maxUnarchivedBytes} ${keys.log}`
+    if (this.pending.get(id) === group) {
+      this.pending.delete(id)
+      this.pendingBytes -= group.bytes
+    }
     this.appendNow(keys, group.records, appends, group.maxUnarchivedBytes).then(
       (result) => {
         if (result.kind === 'gone') {

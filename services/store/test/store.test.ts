@@ -166,6 +166,33 @@ for (const topology of topologies) {
       )
     })
 
+    it('sends appends at once when they reach 64 KiB, and what comes later in the turn after them, in order', async () => {
+      const s = (await catalog.create(stream('s2n', { shardCount: 2 })))!
+      const calls: string[] = []
+      const observedShards = new ShardStore(redis, (operation) => calls.push(operation))
+      const k0 = shardKeys('s2n', s.generation, 0)
+      const k1 = shardKeys('s2n', s.generation, 1)
+      const batch = (tag: string, n: number, size: number) => Array.from({ length: n }, (_, i) => ({ size, partitionKey: `${tag}${i}`, data: 'AAAA' }))
+      // One request's appends pass 64 KiB: they leave as soon as that request is done. An append later
+      // in the same turn waits for the end of the turn, in a call of its own (without the early send,
+      // shard 0 would get one call for all three).
+      const first = Promise.all([observedShards.append(k0, batch('a', 40, 1024)), observedShards.append(k0, batch('b', 30, 1024)), observedShards.append(k1, batch('o', 2, 10))])
+      await Promise.resolve()
+      const later = observedShards.append(k0, batch('c', 3, 10))
+      const [[a, b, other], c] = await Promise.all([first, later])
+      assert.deepEqual(calls, ['put-records', 'put-records', 'put-records'], 'shard 0: the request past 64 KiB, then the rest of the turn')
+      assert.ok(a.kind === 'appended' && b.kind === 'appended' && c.kind === 'appended' && other.kind === 'appended')
+      const ordinals = [...a.entryIds, ...b.entryIds, ...c.entryIds].map((id) => Number(id.split('-')[1]))
+      assert.deepEqual(ordinals, ordinals.map((_, i) => i + 1))
+      assert.equal(other.entryIds.length, 2)
+      const read = await shards.read(k0, { kind: 'at', entryId: '0-0' }, 100, 1 << 20)
+      assert.ok(read.kind === 'records')
+      assert.deepEqual(
+        read.entries.map((e) => e.partitionKey),
+        [...batch('a', 40, 0), ...batch('b', 30, 0), ...batch('c', 3, 0)].map((r) => r.partitionKey),
+      )
+    })
+
     it('sends each partition key as its UTF-8 bytes, ASCII and not mixed in one call, also when Redis lost its scripts', async () => {
       const s = (await catalog.create(stream('s2u', { shardCount: 2 })))!
       const k0 = shardKeys('s2u', s.generation, 0)
