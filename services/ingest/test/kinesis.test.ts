@@ -27,9 +27,13 @@ import {
   waitUntilStreamNotExists,
 } from '@aws-sdk/client-kinesis'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
-import { decode as cborDecode, encode as cborEncode } from 'cbor-x'
+import { Decoder, Tag, encode as cborEncode } from 'cbor-x'
 import { b64, rejectsWith, startSluice, type Sluice } from './harness.js'
 
+// 8-byte integers (timestamps in milliseconds) as numbers, as the Java SDK reads them: the option is
+// real in cbor-x, missing from its typings.
+const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true, int64AsNumber: true } as ConstructorParameters<typeof Decoder>[0])
+const cborDecode = (raw: Buffer): unknown => cborDecoder.decode(raw)
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (data: Uint8Array | undefined) => new TextDecoder().decode(data)
 
@@ -97,6 +101,22 @@ describe('Kinesis API (AWS SDK v3)', () => {
     assert.equal(second.NextToken, undefined)
   })
 
+  it('filters ListShards with ShardFilter, and checks its members as AWS does', async () => {
+    const ids = async (input: Omit<ConstructorParameters<typeof ListShardsCommand>[0], never>) => (await kinesis.send(new ListShardsCommand(input))).Shards!.map((x) => x.ShardId)
+    assert.deepEqual(await ids({ StreamName: 'k', ShardFilter: { Type: 'AFTER_SHARD_ID', ShardId: 'shardId-000000000000' } }), ['shardId-000000000001', 'shardId-000000000002'])
+    for (const Type of ['AT_TRIM_HORIZON', 'FROM_TRIM_HORIZON', 'AT_LATEST'] as const) {
+      assert.deepEqual(await ids({ StreamName: 'k', ShardFilter: { Type } }), ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002'])
+    }
+    assert.equal((await ids({ StreamName: 'k', ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: new Date() } })).length, 3)
+    await rejectsWith(kinesis.send(new ListShardsCommand({ StreamName: 'k', ShardFilter: { Type: 'AFTER_SHARD_ID' } })), 'InvalidArgumentException', /ShardId must be supplied/)
+    await rejectsWith(kinesis.send(new ListShardsCommand({ StreamName: 'k', ShardFilter: { Type: 'FROM_TIMESTAMP' } })), 'InvalidArgumentException', /Timestamp must be supplied/)
+    await rejectsWith(kinesis.send(new ListShardsCommand({ StreamName: 'k', ShardFilter: { Type: 'AT_LATEST', ShardId: 'shardId-000000000000' } })), 'InvalidArgumentException')
+    await rejectsWith(kinesis.send(new ListShardsCommand({ StreamName: 'k', ShardFilter: { Type: 'SOMETIMES' as 'AT_LATEST' } })), 'ValidationException', /at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set/)
+    await rejectsWith(kinesis.send(new ListShardsCommand({ StreamName: 'k', ExclusiveStartShardId: 'a b' })), 'ValidationException', /at 'exclusiveStartShardId'/)
+    const first = await kinesis.send(new ListShardsCommand({ StreamName: 'k', MaxResults: 1 }))
+    await rejectsWith(kinesis.send(new ListShardsCommand({ NextToken: first.NextToken, ExclusiveStartShardId: 'shardId-000000000001' })), 'InvalidArgumentException', /NextToken and ExclusiveStartShardId/)
+  })
+
   it('puts and reads bytes, with Date arrival timestamps and every iterator type', async () => {
     const one = await kinesis.send(new PutRecordCommand({ StreamName: 'k', PartitionKey: 'alpha', Data: bytes('first'), SequenceNumberForOrdering: '0' }))
     assert.match(one.SequenceNumber!, /^1\d{41}$/)
@@ -131,11 +151,40 @@ describe('Kinesis API (AWS SDK v3)', () => {
       (await kinesis.send(new GetRecordsCommand({ ShardIterator: (await kinesis.send(new GetShardIteratorCommand({ StreamName: 'k', ShardId: one.ShardId, ShardIteratorType: type, StartingSequenceNumber: many.Records![0]!.SequenceNumber }))).ShardIterator }))).Records!.filter((r) => r.PartitionKey === 'alpha').map((r) => text(r.Data))
     assert.deepEqual(await at('AT_SEQUENCE_NUMBER'), ['second', 'third'])
     assert.deepEqual(await at('AFTER_SEQUENCE_NUMBER'), ['third'])
-    const ts = (await kinesis.send(new GetShardIteratorCommand({ StreamName: 'k', ShardId: one.ShardId, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() + 3_600_000) }))).ShardIterator!
-    assert.deepEqual((await kinesis.send(new GetRecordsCommand({ ShardIterator: ts }))).Records, [])
+    const ts = (await kinesis.send(new GetShardIteratorCommand({ StreamName: 'k', ShardId: one.ShardId, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() - 60_000) }))).ShardIterator!
+    assert.deepEqual((await kinesis.send(new GetRecordsCommand({ ShardIterator: ts }))).Records!.filter((r) => r.PartitionKey === 'alpha').map((r) => text(r.Data)), ['first', 'second', 'third'])
+    // A start in the future is refused, as AWS refuses it (it would silently wait for that time).
+    await rejectsWith(
+      kinesis.send(new GetShardIteratorCommand({ StreamName: 'k', ShardId: one.ShardId, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() + 3_600_000) })),
+      'InvalidArgumentException',
+      /The timestampInMillis parameter cannot be greater than the currentTimestampInMillis/,
+    )
     const latest = (await kinesis.send(new GetShardIteratorCommand({ StreamName: 'k', ShardId: one.ShardId, ShardIteratorType: 'LATEST' }))).ShardIterator!
     await kinesis.send(new PutRecordCommand({ StreamARN: 'arn:aws:kinesis:eu-west-1:000000000000:stream/k', PartitionKey: 'alpha', Data: bytes('fourth') }))
     assert.deepEqual((await kinesis.send(new GetRecordsCommand({ ShardIterator: latest, Limit: 10 }))).Records!.map((r) => text(r.Data)), ['fourth'])
+  })
+
+  it('reads up to 10,000 records a call when GetRecords names no Limit, and refuses arguments that do not go together', async () => {
+    // Made over REST for its write limits (the Kinesis API has none per stream): 1,500 records at once.
+    await s.request('POST', '/v1/streams', { name: 'k-many', shardCount: 1, writeLimits: { recordsPerSecond: 10_000 } })
+    for (let i = 0; i < 3; i++) {
+      const r = await kinesis.send(new PutRecordsCommand({ StreamName: 'k-many', Records: Array.from({ length: 500 }, (_, j) => ({ PartitionKey: 'p', Data: bytes(`${i}-${j}`) })) }))
+      assert.equal(r.FailedRecordCount, 0)
+    }
+    const it = (await kinesis.send(new GetShardIteratorCommand({ StreamName: 'k-many', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!
+    assert.equal((await kinesis.send(new GetRecordsCommand({ ShardIterator: it }))).Records!.length, 1500)
+    assert.equal((await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 7 }))).Records!.length, 7)
+    const seq = (await kinesis.send(new PutRecordCommand({ StreamName: 'k-many', PartitionKey: 'p', Data: bytes('x') }))).SequenceNumber
+    await rejectsWith(
+      kinesis.send(new GetShardIteratorCommand({ StreamName: 'k-many', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON', StartingSequenceNumber: seq })),
+      'InvalidArgumentException',
+      /Request specified TRIM_HORIZON and also a StartingSequenceNumber/,
+    )
+    // Far in the future (it once made a 500 on the read): refused when the iterator is asked for.
+    await rejectsWith(
+      kinesis.send(new GetShardIteratorCommand({ StreamName: 'k-many', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(8.64e15) })),
+      'InvalidArgumentException',
+    )
   })
 
   it('shares records and sequence numbers with the REST API, both ways', async () => {
@@ -260,7 +309,7 @@ describe('Kinesis API (AWS SDK v3)', () => {
     assert.equal(limits.OpenShardCount, open)
   })
 
-  it('speaks CBOR (as the Java SDK and the KCL do): byte strings and tag-1 timestamps both ways', async () => {
+  it('speaks CBOR as the Java SDK and the KCL do: byte strings, and timestamps as tag 1 over integer epoch millis, both ways', async () => {
     const cbor = async (action: string, body: unknown) => {
       const res = await fetch(s.url, {
         method: 'POST',
@@ -272,22 +321,45 @@ describe('Kinesis API (AWS SDK v3)', () => {
         body: typeof body === 'string' ? body : cborEncode(body),
       })
       assert.match(res.headers.get('content-type') ?? '', /^application\/x-amz-cbor-1\.1/)
-      return { status: res.status, body: cborDecode(Buffer.from(await res.arrayBuffer())) as any }
+      const raw = Buffer.from(await res.arrayBuffer())
+      return { status: res.status, raw, body: cborDecode(raw) as any }
+    }
+    // What the Java SDK writes for a timestamp, and reads back: tag 1 (0xc1), then an integer of
+    // milliseconds (0x1b: 8 bytes). A float here (RFC 8949's seconds) fails its Long.parseLong.
+    const javaTimestamp = (ms: number) => new Tag(BigInt(ms), 1)
+    const millisAfter = (raw: Buffer, member: string): number => {
+      const at = raw.indexOf(member) + member.length
+      assert.ok(at >= member.length, `${member} in the answer`)
+      assert.deepEqual([raw[at], raw[at + 1]], [0xc1, 0x1b], `${member} as tag 1 over an 8-byte integer`)
+      return Number(raw.readBigUInt64BE(at + 2))
     }
     assert.equal((await cbor('CreateStream', { StreamName: 'cb', ShardCount: 1 })).status, 200)
     const blob = Buffer.from([0, 1, 2, 254, 255])
     const put = await cbor('PutRecord', { StreamName: 'cb', PartitionKey: 'p', Data: blob })
     assert.equal(put.status, 200)
     assert.match(put.body.SequenceNumber, /^1\d{41}$/)
-    const it = await cbor('GetShardIterator', { StreamName: 'cb', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() - 60_000) })
+    const it = await cbor('GetShardIterator', { StreamName: 'cb', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: javaTimestamp(Date.now() - 60_000) })
+    assert.equal(it.status, 200)
     const got = await cbor('GetRecords', { ShardIterator: it.body.ShardIterator })
     assert.equal(got.status, 200)
     const record = got.body.Records[0]
     assert.ok(record.Data instanceof Uint8Array)
     assert.deepEqual([...record.Data], [...blob])
-    assert.ok(record.ApproximateArrivalTimestamp instanceof Date)
-    assert.ok(Math.abs(record.ApproximateArrivalTimestamp.getTime() - Date.now()) < 60_000)
+    assert.ok(Math.abs(millisAfter(got.raw, 'ApproximateArrivalTimestamp') - Date.now()) < 60_000)
     assert.equal(record.SequenceNumber, put.body.SequenceNumber)
+    // Read as milliseconds: a start just after the record's arrival finds nothing, one in the future is refused.
+    const arrived = millisAfter(got.raw, 'ApproximateArrivalTimestamp')
+    await new Promise((resolve) => setTimeout(resolve, 5)) // so that arrived + 1 ms lies in the past
+    const after = await cbor('GetShardIterator', { StreamName: 'cb', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: javaTimestamp(arrived + 1) })
+    assert.deepEqual((await cbor('GetRecords', { ShardIterator: after.body.ShardIterator })).body.Records, [])
+    const future = await cbor('GetShardIterator', { StreamName: 'cb', ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: javaTimestamp(Date.now() + 3_600_000) })
+    assert.equal(future.body.__type, 'InvalidArgumentException')
+    const summary = await cbor('DescribeStreamSummary', { StreamName: 'cb' })
+    assert.ok(Math.abs(millisAfter(summary.raw, 'StreamCreationTimestamp') - Date.now()) < 60_000)
+    // KCL's start AT_TIMESTAMP lists shards with a timestamp filter.
+    const shards = await cbor('ListShards', { StreamName: 'cb', ShardFilter: { Type: 'AT_TIMESTAMP', Timestamp: javaTimestamp(Date.now() - 1000) } })
+    assert.equal(shards.status, 200)
+    assert.deepEqual(shards.body.Shards.map((x: any) => x.ShardId), ['shardId-000000000000'])
     // The same record through the JSON protocol and the REST API.
     const rest = await s.request('GET', '/v1/streams/cb/shards/shardId-000000000000/records?from=TRIM_HORIZON')
     assert.equal(Buffer.from(rest.body.records[0].data, 'base64').toString('hex'), blob.toString('hex'))
@@ -296,6 +368,22 @@ describe('Kinesis API (AWS SDK v3)', () => {
     assert.equal(missing.body.__type, 'ResourceNotFoundException')
     const garbage = await cbor('ListStreams', '\xff\xff')
     assert.equal(garbage.body.__type, 'SerializationException')
+  })
+
+  it('creates a stream with its tags, and checks tags as AWS does', async () => {
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'k-tagged', ShardCount: 1, Tags: { team: 'ingest', 'cost-centre': '42 / eu' } }))
+    assert.deepEqual((await kinesis.send(new ListTagsForStreamCommand({ StreamName: 'k-tagged' }))).Tags, [
+      { Key: 'cost-centre', Value: '42 / eu' },
+      { Key: 'team', Value: 'ingest' },
+    ])
+    await rejectsWith(kinesis.send(new CreateStreamCommand({ StreamName: 'k-badtag', ShardCount: 1, Tags: { 'a!b': 'x' } })), 'InvalidArgumentException', /Some tags contain invalid characters/)
+    await rejectsWith(kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'k-badtag' })), 'ResourceNotFoundException', undefined)
+    await rejectsWith(kinesis.send(new AddTagsToStreamCommand({ StreamName: 'k-tagged', Tags: { 'x#y': 'v' } })), 'InvalidArgumentException', /invalid characters/)
+    await rejectsWith(kinesis.send(new RemoveTagsFromStreamCommand({ StreamName: 'k-tagged', TagKeys: [''] })), 'ValidationException', /at 'tagKeys'/)
+    // The tags go with the stream: a new stream of the same name starts with none.
+    await kinesis.send(new DeleteStreamCommand({ StreamName: 'k-tagged' }))
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'k-tagged', ShardCount: 1 }))
+    assert.deepEqual((await kinesis.send(new ListTagsForStreamCommand({ StreamName: 'k-tagged' }))).Tags, [])
   })
 
   it('deletes a stream the waiter then sees gone', async () => {

@@ -19,7 +19,7 @@ const FILES = {
   archiveClaim: { file: 'archive-claim.lua', numberOfKeys: 2 },
   archiveCommit: { file: 'archive-commit.lua', numberOfKeys: 3 },
   archiveTrim: { file: 'archive-trim.lua', numberOfKeys: 2 },
-  createStream: { file: 'create-stream.lua', numberOfKeys: 2 },
+  createStream: { file: 'create-stream.lua', numberOfKeys: 3 },
   deleteStream: { file: 'delete-stream.lua', numberOfKeys: 4 },
   updateStream: { file: 'update-stream.lua', numberOfKeys: 1 },
   addTags: { file: 'add-tags.lua', numberOfKeys: 2 },

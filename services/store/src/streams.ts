@@ -32,6 +32,8 @@ export interface NewStream {
   retentionHours: number
   writeLimits: ShardRates
   readLimits: ShardRates
+  /** Tags written with the stream (checked by the caller). */
+  tags?: Readonly<Record<string, string>>
 }
 
 /** Burst capacity of every token bucket, in seconds of its rate (Kinesis allows one second). */
@@ -103,14 +105,24 @@ export class StreamCatalog {
       readsPerSecond: input.readLimits.perSecond,
       readBytesPerSecond: input.readLimits.bytesPerSecond,
     }
+    const tagArgs = Object.entries(input.tags ?? {}).flat()
     const created = await guarded(
-      runScript(this.redis, 'createStream', [catalogKeys.stream(input.name), catalogKeys.streams, input.name, ...Object.entries(fields).flat()]),
+      runScript(this.redis, 'createStream', [
+        catalogKeys.stream(input.name),
+        catalogKeys.streams,
+        catalogKeys.tags(input.name),
+        input.name,
+        tagArgs.length,
+        ...tagArgs,
+        ...Object.entries(fields).flat(),
+      ]),
     )
     if (created !== 1) {
       await this.removeShardKeys(input.name, generation, input.shardCount)
       return null
     }
-    return { ...input, generation, createdAt }
+    const { tags: _tags, ...stored } = input
+    return { ...stored, generation, createdAt }
   }
 
   async get(name: string): Promise<StoredStream | null> {

@@ -5,6 +5,7 @@
  */
 import {
   MAX_PARTITION_KEY_LENGTH,
+  MAX_READ_LIMIT,
   MAX_RECORDS_PER_PUT,
   MAX_RECORD_DATA_BYTES,
   MAX_RETENTION_HOURS,
@@ -26,7 +27,7 @@ import { listStreams } from '../actions/list-streams.js'
 import { putRecords } from '../actions/put-records.js'
 import { getRecords, getShardIterator, type StartSpec } from '../actions/get-records.js'
 import { setRetention } from '../actions/update-stream.js'
-import { MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, addTags, listTags, removeTags } from '../actions/tags.js'
+import { MAX_TAGS_PER_STREAM, MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, addTags, listTags, removeTags } from '../actions/tags.js'
 import { ACCOUNT_ID, AwsValidation, KinesisError } from './errors.js'
 import { arrayMember, enumMember, numberMember, objectAt, stringMember, type Body } from './members.js'
 
@@ -54,6 +55,11 @@ const STREAM_NAME_PATTERN = '[a-zA-Z0-9_.-]+'
 const ARN_RE = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/([a-zA-Z0-9_.-]{1,128})$/
 const SEQUENCE_RE = /^(0|[1-9]\d{0,128})$/
 const HASH_KEY_RE = /^(0|[1-9]\d{0,38})$/
+const SHARD_ID_RE = /^[a-zA-Z0-9_.-]+$/
+const SHARD_ID_PATTERN = '[a-zA-Z0-9_.-]+'
+/** What AWS allows in tag keys and values: letters, digits, white space, _ . / = + - % @ */
+const TAG_TEXT_RE = /^[\p{L}\p{N}\p{Z}\s_./=+\-%@]*$/u
+const SHARD_FILTER_TYPES = ['AFTER_SHARD_ID', 'AT_TRIM_HORIZON', 'FROM_TRIM_HORIZON', 'AT_LATEST', 'AT_TIMESTAMP', 'FROM_TIMESTAMP'] as const
 
 function arn(call: CallContext, stream: string): string {
   return `arn:aws:kinesis:${call.region}:${ACCOUNT_ID}:stream/${stream}`
@@ -105,7 +111,7 @@ function shardShape(s: StreamDescription['shards'][number]): Record<string, unkn
 }
 
 function requireShardId(body: Body, v: AwsValidation): string {
-  const shardId = stringMember(body, 'ShardId', v, { required: true, min: 1, max: 128, pattern: /^[a-zA-Z0-9_.-]+$/, patternText: '[a-zA-Z0-9_.-]+', path: 'shardId' })
+  const shardId = stringMember(body, 'ShardId', v, { required: true, min: 1, max: 128, pattern: SHARD_ID_RE, patternText: SHARD_ID_PATTERN, path: 'shardId' })
   v.throwIfAny()
   return shardId!
 }
@@ -126,6 +132,76 @@ function readRecord(record: Body, v: AwsValidation, at: string): PutRecordEntry 
 }
 
 const SHARD_ITERATOR_TYPES = STARTING_POSITIONS
+
+interface ShardFilter {
+  type: (typeof SHARD_FILTER_TYPES)[number]
+  shardId: string | undefined
+  timestamp: number | undefined
+}
+
+/** ListShards' ShardFilter member, checked for types and constraints (collected into `v`). */
+function readShardFilter(body: Body, v: AwsValidation): ShardFilter | undefined {
+  if (body.ShardFilter === undefined || body.ShardFilter === null) return undefined
+  const filter = objectAt(body.ShardFilter, 'ShardFilter')
+  const type = enumMember(filter, 'Type', v, SHARD_FILTER_TYPES, { required: true, path: 'shardFilter.type' })
+  const shardId = stringMember(filter, 'ShardId', v, { min: 1, max: 128, pattern: SHARD_ID_RE, patternText: SHARD_ID_PATTERN, path: 'shardFilter.shardId' })
+  const timestamp = numberMember(filter, 'Timestamp', v, { path: 'shardFilter.timestamp' })
+  return type === undefined ? undefined : { type, shardId, timestamp }
+}
+
+/**
+ * Once the members are valid: checks the filter's combination as AWS does and returns the shard id
+ * the listing starts after (AFTER_SHARD_ID), if any. Every shard is open and within retention until
+ * resharding exists, so the other types (AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST,
+ * AT_TIMESTAMP, FROM_TIMESTAMP) select every shard.
+ */
+function shardFilterStart({ type, shardId, timestamp }: ShardFilter): string | undefined {
+  if (type === 'AFTER_SHARD_ID' && shardId === undefined) {
+    throw new KinesisError('InvalidArgumentException', 'ShardId must be supplied in a ShardFilter of Type AFTER_SHARD_ID.')
+  }
+  if (type !== 'AFTER_SHARD_ID' && shardId !== undefined) {
+    throw new KinesisError('InvalidArgumentException', `ShardId can only be supplied in a ShardFilter of Type AFTER_SHARD_ID, not ${type}.`)
+  }
+  const timed = type === 'AT_TIMESTAMP' || type === 'FROM_TIMESTAMP'
+  if (timed && timestamp === undefined) throw new KinesisError('InvalidArgumentException', `Timestamp must be supplied in a ShardFilter of Type ${type}.`)
+  if (!timed && timestamp !== undefined) {
+    throw new KinesisError('InvalidArgumentException', `Timestamp can only be supplied in a ShardFilter of Type AT_TIMESTAMP or FROM_TIMESTAMP, not ${type}.`)
+  }
+  return shardId
+}
+
+/**
+ * A Tags map as AddTagsToStream and CreateStream take it: `maxEntries` tags in one call, keys of 1 to
+ * 128 characters and values of at most 256, in AWS' character set. `required`: AddTagsToStream
+ * needs the member, CreateStream does not.
+ */
+function readTags(body: Body, v: AwsValidation, maxEntries: number, required: boolean): Record<string, string> | undefined {
+  const tags = body.Tags === undefined || body.Tags === null ? undefined : objectAt(body.Tags, 'Tags')
+  if (tags === undefined) {
+    if (required) v.add(null, 'tags', 'Member must not be null')
+    return undefined
+  }
+  const entries = Object.entries(tags)
+  if (entries.length < 1) v.add('{}', 'tags', 'Member must have length greater than or equal to 1')
+  if (entries.length > maxEntries) v.add(`{${entries.length} tags}`, 'tags', `Member must have length less than or equal to ${maxEntries}`)
+  const clean: Record<string, string> = {}
+  for (const [key, value] of entries) {
+    if (typeof value !== 'string') throw new KinesisError('SerializationException', `Tags.${key}: expected a string`)
+    if (key.length < 1 || key.length > MAX_TAG_KEY_LENGTH) v.add(key, 'tags', `Map keys must have length between 1 and ${MAX_TAG_KEY_LENGTH}`)
+    if (value.length > MAX_TAG_VALUE_LENGTH) v.add(value, `tags.${key}`, `Member must have length less than or equal to ${MAX_TAG_VALUE_LENGTH}`)
+    clean[key] = value
+  }
+  return clean
+}
+
+/** Once the members are valid (AWS checks the characters after the constraints). */
+function refuseTagText(tags: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(tags)) {
+    if (!TAG_TEXT_RE.test(key) || !TAG_TEXT_RE.test(value)) {
+      throw new KinesisError('InvalidArgumentException', 'Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.')
+    }
+  }
+}
 
 async function changeRetention(ctx: ActionContext, body: Body, call: CallContext, direction: 'Increase' | 'Decrease'): Promise<Record<string, unknown>> {
   const v = new AwsValidation()
@@ -153,7 +229,13 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const v = new AwsValidation()
     const name = stringMember(body, 'StreamName', v, { required: true, min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
     const shardCount = numberMember(body, 'ShardCount', v, { integer: true, min: 1, max: 100_000, path: 'shardCount' })
+    // AWS takes up to 200 tags here; a stream holds at most MAX_TAGS_PER_STREAM of them.
+    const tags = readTags(body, v, 200, false)
     v.throwIfAny()
+    if (tags) refuseTagText(tags)
+    if (tags && Object.keys(tags).length > MAX_TAGS_PER_STREAM) {
+      throw new KinesisError('InvalidArgumentException', `A stream cannot have more than ${MAX_TAGS_PER_STREAM} tags; ${Object.keys(tags).length} were given.`)
+    }
     namesStream(call, name!)
     const mode = (body.StreamModeDetails as { StreamMode?: unknown } | undefined)?.StreamMode
     if (mode !== undefined && mode !== 'PROVISIONED') {
@@ -163,7 +245,7 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     if (shardCount > ctx.limits.maxShards) {
       throw new KinesisError('LimitExceededException', `This request would exceed the shard limit for the stream: at most ${ctx.limits.maxShards} shards (SLUICE_MAX_SHARDS).`)
     }
-    await createStream(ctx, { name: name!, shardCount })
+    await createStream(ctx, { name: name!, shardCount }, tags)
     return {}
   },
 
@@ -176,7 +258,7 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
   async DescribeStream(ctx, body, call) {
     const v = new AwsValidation()
     const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 10_000, path: 'limit' }) ?? 100
-    const after = stringMember(body, 'ExclusiveStartShardId', v, { min: 1, max: 128, path: 'exclusiveStartShardId' })
+    const after = stringMember(body, 'ExclusiveStartShardId', v, { min: 1, max: 128, pattern: SHARD_ID_RE, patternText: SHARD_ID_PATTERN, path: 'exclusiveStartShardId' })
     const stream = streamOf(body, v, call)
     const d = describe(await requireStream(ctx, stream))
     const page = shardPage(d, after, limit)
@@ -222,13 +304,19 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const v = new AwsValidation()
     const max = numberMember(body, 'MaxResults', v, { integer: true, min: 1, max: 10_000, path: 'maxResults' }) ?? 1000
     const token = stringMember(body, 'NextToken', v, { min: 1, max: 1048576, path: 'nextToken' })
-    let after = stringMember(body, 'ExclusiveStartShardId', v, { min: 1, max: 128, path: 'exclusiveStartShardId' })
+    let after = stringMember(body, 'ExclusiveStartShardId', v, { min: 1, max: 128, pattern: SHARD_ID_RE, patternText: SHARD_ID_PATTERN, path: 'exclusiveStartShardId' })
+    // Accepted, not compared: a name belongs to one stream at a time here, and a stream deleted and made
+    // again is told apart by the iterators' and tokens' generation, not by this member.
+    const createdAt = numberMember(body, 'StreamCreationTimestamp', v, { path: 'streamCreationTimestamp' })
+    const filter = readShardFilter(body, v)
     let stream: string
     if (token !== undefined) {
       v.throwIfAny()
       if (body.StreamName !== undefined || body.StreamARN !== undefined) {
         throw new KinesisError('InvalidArgumentException', 'NextToken and StreamName cannot be provided together.')
       }
+      if (after !== undefined) throw new KinesisError('InvalidArgumentException', 'NextToken and ExclusiveStartShardId cannot be provided together.')
+      if (createdAt !== undefined) throw new KinesisError('InvalidArgumentException', 'NextToken and StreamCreationTimestamp cannot be provided together.')
       const decoded = Buffer.from(token, 'base64url').toString('utf8').split('\n')
       if (decoded.length !== 2 || !STREAM_NAME_RE.test(decoded[0]!) || parseShardId(decoded[1]!) === null) {
         throw new KinesisError('InvalidArgumentException', 'NextToken is not a token this service issued.')
@@ -239,7 +327,9 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     } else {
       stream = streamOf(body, v, call)
     }
-    // Every shard is open until resharding exists, so each ShardFilter type selects all of them.
+    const filterAfter = filter ? shardFilterStart(filter) : undefined
+    // Both are exclusive starts: the later one wins. (Shard ids of one width compare as strings.)
+    if (filterAfter !== undefined && (after === undefined || filterAfter > after)) after = filterAfter
     const d = describe(await requireStream(ctx, stream))
     const page = shardPage(d, after, max)
     const last = page.shards[page.shards.length - 1]
@@ -292,16 +382,36 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const shardId = requireShardId(body, v)
     const stream = streamOf(body, v, call)
     const from = type as StartingPosition
-    if ((from === 'AT_SEQUENCE_NUMBER' || from === 'AFTER_SEQUENCE_NUMBER') && sequenceNumber === undefined) {
+    const bySequence = from === 'AT_SEQUENCE_NUMBER' || from === 'AFTER_SEQUENCE_NUMBER'
+    if (bySequence && sequenceNumber === undefined) {
       throw new KinesisError('InvalidArgumentException', `Must specify StartingSequenceNumber for ${from} ShardIteratorType.`)
     }
-    if (from === 'AT_TIMESTAMP' && timestamp === undefined) throw new KinesisError('InvalidArgumentException', 'Must specify Timestamp for AT_TIMESTAMP ShardIteratorType.')
+    if (!bySequence && sequenceNumber !== undefined) {
+      throw new KinesisError(
+        'InvalidArgumentException',
+        `Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified ${from} and also a StartingSequenceNumber.`,
+      )
+    }
+    let timestampMs: number | undefined
+    if (from === 'AT_TIMESTAMP') {
+      if (timestamp === undefined) {
+        throw new KinesisError('InvalidArgumentException', 'Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.')
+      }
+      timestampMs = Math.max(0, Math.round(timestamp * 1000))
+      const now = ctx.now()
+      if (timestampMs > now) {
+        throw new KinesisError(
+          'InvalidArgumentException',
+          `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${timestampMs}, currentTimestampInMillis: ${now}`,
+        )
+      }
+    }
     const view = await requireStream(ctx, stream)
     const index = parseShardId(shardId)
     if (index === null || index >= view.stored.shardCount) throw shardNotFound(shardId, stream)
     const spec: StartSpec = { from }
     if (from === 'AT_SEQUENCE_NUMBER' || from === 'AFTER_SEQUENCE_NUMBER') spec.sequenceNumber = sequenceNumber!
-    if (from === 'AT_TIMESTAMP') spec.timestampMs = Math.max(0, Math.round(timestamp! * 1000))
+    if (timestampMs !== undefined) spec.timestampMs = timestampMs
     try {
       return { ShardIterator: await getShardIterator(ctx, stream, shardId, spec) }
     } catch (err) {
@@ -318,19 +428,10 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
 
   async AddTagsToStream(ctx, body, call) {
     const v = new AwsValidation()
-    const tags = body.Tags === undefined || body.Tags === null ? undefined : objectAt(body.Tags, 'Tags')
-    if (tags === undefined) v.add(null, 'tags', 'Member must not be null')
-    const entries = Object.entries(tags ?? {})
-    if (tags && entries.length < 1) v.add('{}', 'tags', 'Member must have length greater than or equal to 1')
-    if (entries.length > 10) v.add(`{${entries.length} tags}`, 'tags', 'Member must have length less than or equal to 10')
-    const clean: Record<string, string> = {}
-    for (const [key, value] of entries) {
-      if (typeof value !== 'string') throw new KinesisError('SerializationException', `Tags.${key}: expected a string`)
-      if (key.length < 1 || key.length > MAX_TAG_KEY_LENGTH) v.add(key, 'tags', `Map keys must have length between 1 and ${MAX_TAG_KEY_LENGTH}`)
-      if (value.length > MAX_TAG_VALUE_LENGTH) v.add(value, `tags.${key}`, `Member must have length less than or equal to ${MAX_TAG_VALUE_LENGTH}`)
-      clean[key] = value
-    }
+    // The API reference: up to 10 tags per call.
+    const clean = readTags(body, v, 10, true) ?? {}
     const stream = streamOf(body, v, call)
+    refuseTagText(clean)
     try {
       await addTags(ctx, stream, clean)
     } catch (err) {
@@ -347,7 +448,10 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const keys = arrayMember(body, 'TagKeys')
     if (keys === undefined) v.add(null, 'tagKeys', 'Member must not be null')
     else if (keys.length < 1 || keys.length > 50) v.add(`[${keys.length} keys]`, 'tagKeys', 'Member must have length between 1 and 50')
-    for (const k of keys ?? []) if (typeof k !== 'string') throw new KinesisError('SerializationException', 'TagKeys: expected a list of strings')
+    for (const k of keys ?? []) {
+      if (typeof k !== 'string') throw new KinesisError('SerializationException', 'TagKeys: expected a list of strings')
+      if (k.length < 1 || k.length > MAX_TAG_KEY_LENGTH) v.add(k, 'tagKeys', `Member must satisfy constraint: [Member must have length less than or equal to ${MAX_TAG_KEY_LENGTH}, Member must have length greater than or equal to 1]`)
+    }
     const stream = streamOf(body, v, call)
     await removeTags(ctx, stream, (keys ?? []) as string[])
     return {}
@@ -383,7 +487,9 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     // The iterator names the stream; one that does not decode is refused by getRecords itself.
     const decoded = ctx.iterators.decode(iterator!, ctx.now())
     if (decoded.ok) namesStream(call, decoded.position.stream)
-    const answer = await getRecords(ctx, { iterator: iterator!, ...(limit !== undefined ? { limit } : {}) })
+    // AWS' default is the most a call may ask for (10,000; REST's default is 1,000); the 10 MiB cap
+    // of one answer holds either way.
+    const answer = await getRecords(ctx, { iterator: iterator!, limit: limit ?? MAX_READ_LIMIT })
     return {
       Records: answer.records.map((r) => ({
         SequenceNumber: r.sequenceNumber,
