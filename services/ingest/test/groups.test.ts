@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { entryIdFromSequenceNumber, sequenceNumberFromEntryId } from '@sluice/protocol'
 import { b64, startSluice, type Sluice } from './harness.js'
 
 const base = '/v1/streams/orders/groups/billing'
@@ -55,6 +56,14 @@ describe('consumer groups (REST)', () => {
     const back = await s.request('PUT', `${base}/shards/${shard}/checkpoint`, { sequenceNumber: seqs[1], leaseToken: b.leaseToken })
     assert.equal(back.status, 400)
     assert.equal(back.body.error.field, 'sequenceNumber')
+    // Past the shard's newest record: never issued here. Taken, it would hide every record written
+    // until then behind a checkpoint that no real one could pass.
+    const newest = entryIdFromSequenceNumber(seqs[9])!
+    const [ms, ordinal] = newest.entryId.split('-')
+    const beyond = await s.request('PUT', `${base}/shards/${shard}/checkpoint`, { sequenceNumber: sequenceNumberFromEntryId(`${ms}-${BigInt(ordinal!) + 1n}`, newest.shardIndex), leaseToken: b.leaseToken })
+    assert.equal(beyond.status, 400, beyond.text)
+    assert.match(beyond.body.error.message, /after the newest record/)
+    assert.equal((await s.request('GET', base)).body.shards.find((x: any) => x.shardId === shard).checkpoint, seqs[3], 'the checkpoint did not move')
     const foreign = await s.request('PUT', `${base}/shards/${shard}/checkpoint`, { sequenceNumber: seqs[5], leaseToken: '1' })
     assert.equal(foreign.status, 409)
     assert.equal(foreign.body.error.code, 'LeaseLost')

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { hashKeyForPartitionKey } from '@sluice/protocol'
+import { entryIdFromSequenceNumber, hashKeyForPartitionKey, sequenceNumberFromEntryId } from '@sluice/protocol'
 import { b64, fromB64, readAll, startSluice, type Sluice } from './harness.js'
 
 const SHARDS = ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003']
@@ -137,9 +137,20 @@ describe('put and read', () => {
 
     assert.deepEqual(data(await s.request('GET', `${path}?from=AT_SEQUENCE_NUMBER&sequenceNumber=${seqs[7]}`)), ['r7', 'r8', 'r9'])
     assert.deepEqual(data(await s.request('GET', `${path}?from=AFTER_SEQUENCE_NUMBER&sequenceNumber=${seqs[7]}`)), ['r8', 'r9'])
+    assert.deepEqual(data(await s.request('GET', `${path}?from=AFTER_SEQUENCE_NUMBER&sequenceNumber=${seqs[9]}`)), [])
+    // Past the newest record: not a sequence number this shard issued (a reader parked there would
+    // skip every record written until then).
+    const newest = entryIdFromSequenceNumber(seqs[9]!)!
+    const [ms, ordinal] = newest.entryId.split('-')
+    const beyond = await s.request('GET', `${path}?from=AT_SEQUENCE_NUMBER&sequenceNumber=${sequenceNumberFromEntryId(`${ms}-${BigInt(ordinal!) + 1n}`, 0)}`)
+    assert.equal(beyond.status, 400, beyond.text)
+    assert.equal(beyond.body.error.field, 'sequenceNumber')
     const arrival = Number((await s.request('GET', `${path}?from=TRIM_HORIZON&limit=1`)).body.records[0].approximateArrivalTimestamp)
     assert.equal(data(await s.request('GET', `${path}?from=AT_TIMESTAMP&timestamp=${arrival}`)).length, 10)
-    assert.equal(data(await s.request('GET', `${path}?from=AT_TIMESTAMP&timestamp=${new Date(arrival + 3_600_000).toISOString()}`)).length, 0)
+    // A start in the future is refused, as Kinesis refuses it: it would wait, silently, for that time.
+    const future = await s.request('GET', `${path}?from=AT_TIMESTAMP&timestamp=${new Date(Date.now() + 3_600_000).toISOString()}`)
+    assert.equal(future.status, 400, future.text)
+    assert.equal(future.body.error.field, 'timestamp')
 
     const latest = await s.request('GET', `${path}?from=LATEST`)
     assert.deepEqual(latest.body.records, [])

@@ -14,6 +14,7 @@ import { ApiError } from '../errors.js'
 import type { ActionContext } from '../context.js'
 import type { StreamView } from '../stream-directory.js'
 import { requireShard, requireStream } from './describe-stream.js'
+import { requireWritten } from './get-records.js'
 
 export const DEFAULT_LEASE_TTL_MS = 10_000
 export const MIN_LEASE_TTL_MS = 1_000
@@ -56,6 +57,7 @@ export async function checkpoint(
   if (pos.shardIndex !== shardIndex) {
     throw new ApiError('ValidationError', `sequenceNumber: belongs to ${shardIdFor(pos.shardIndex)}, not ${shardId}`, { field: 'sequenceNumber' })
   }
+  await requireWritten(ctx, view, shardIndex, pos.entryId, 'sequenceNumber')
   const outcome = await ctx.groups.checkpoint(ref(view, group), shardIndex, input.leaseToken, input.sequenceNumber)
   if (outcome === 'lease-lost') {
     throw new ApiError('LeaseLost', `Lease ${input.leaseToken} on ${shardId} is no longer this worker's: stop processing the shard`, { field: 'leaseToken' })

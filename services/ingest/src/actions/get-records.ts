@@ -51,6 +51,18 @@ function sequencePosition(view: StreamView, shardIndex: number, spec: StartSpec,
   return pos.entryId
 }
 
+/**
+ * A sequence number past the shard's newest record was never issued by it (a made-up one, or one of
+ * another stream): a position or checkpoint there would skip, silently, every record written until
+ * then. The newest record only grows, so checking before use is enough.
+ */
+export async function requireWritten(ctx: ActionContext, view: StreamView, shardIndex: number, entryId: string, field: string): Promise<void> {
+  const last = await ctx.shards.lastEntryId(shardKeys(view.stored.name, view.stored.generation, shardIndex))
+  if (compareEntryIds(entryId, last) > 0) {
+    throw new ApiError('ValidationError', `${field}: after the newest record of ${shardIdFor(shardIndex)}; not a sequence number this shard issued`, { field })
+  }
+}
+
 /** Resolves a starting position to a concrete place in the shard. */
 export async function startPosition(
   ctx: ActionContext,
@@ -68,11 +80,18 @@ export async function startPosition(
       return { ...base, kind: 'after', entryId: last }
     }
     case 'AT_SEQUENCE_NUMBER':
-      return { ...base, kind: 'at', entryId: sequencePosition(view, shardIndex, spec, 'sequenceNumber') }
-    case 'AFTER_SEQUENCE_NUMBER':
-      return { ...base, kind: 'after', entryId: sequencePosition(view, shardIndex, spec, 'sequenceNumber') }
+    case 'AFTER_SEQUENCE_NUMBER': {
+      const entryId = sequencePosition(view, shardIndex, spec, 'sequenceNumber')
+      await requireWritten(ctx, view, shardIndex, entryId, 'sequenceNumber')
+      return { ...base, kind: spec.from === 'AT_SEQUENCE_NUMBER' ? 'at' : 'after', entryId }
+    }
     case 'AT_TIMESTAMP': {
       if (spec.timestampMs === undefined) throw new ApiError('ValidationError', 'timestamp: required with AT_TIMESTAMP', { field: 'timestamp' })
+      // As Kinesis: a start in the future is refused (it would wait, silently, for a time to come).
+      const now = ctx.now()
+      if (!Number.isSafeInteger(spec.timestampMs) || spec.timestampMs < 0 || spec.timestampMs > now) {
+        throw new ApiError('ValidationError', `timestamp: must not be after the server's current time (${now} ms since the epoch), got ${spec.timestampMs}`, { field: 'timestamp' })
+      }
       return { ...base, kind: 'at', entryId: `${spec.timestampMs}-0` }
     }
   }
