@@ -3,7 +3,8 @@
  * or CBOR, is checked the same way before any route sees it:
  *   - size: the put routes (REST puts, Kinesis PutRecord and PutRecords) take up to PUT_BODY_LIMIT,
  *     every other request DEFAULT_BODY_LIMIT; beyond, 413;
- *   - JSON must be UTF-8 (invalid bytes are refused, never replaced by U+FFFD and stored);
+ *   - JSON must be UTF-8 (invalid bytes are refused, never replaced by U+FFFD and stored), and so
+ *     must its escapes: a lone surrogate (`"\ud800"`) is text no encoding can store, refused too;
  *   - nesting at most MAX_BODY_DEPTH levels, strings at most MAX_BODY_STRING_LENGTH characters, member
  *     names at most MAX_MEMBER_NAME_LENGTH;
  *   - no `__proto__` member, and no `constructor` member holding a `prototype` (the members that
@@ -97,9 +98,21 @@ function isContainer(v: unknown): v is object {
   return typeof v === 'object' && v !== null
 }
 
+/**
+ * A string with a lone UTF-16 surrogate (JSON's `\ud800` escape) cannot be written as UTF-8: stored,
+ * it would come back as U+FFFD, another string than the one acknowledged.
+ */
+const NOT_TEXT = 'holds a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape), which is not text'
+
+function stringProblem(v: string): string | null {
+  if (v.length > MAX_BODY_STRING_LENGTH) return `is longer than ${MAX_BODY_STRING_LENGTH} characters`
+  return v.isWellFormed() ? null : NOT_TEXT
+}
+
 /** The problem of one member name, or null. */
 function memberNameProblem(obj: Record<string, unknown>, key: string): string | null {
   if (key.length > MAX_MEMBER_NAME_LENGTH) return `a member name is longer than ${MAX_MEMBER_NAME_LENGTH} characters`
+  if (!key.isWellFormed()) return `a member name ${NOT_TEXT}`
   if (key === '__proto__') return 'a member named __proto__ is not allowed'
   if (key === 'constructor') {
     const v = obj[key]
@@ -130,7 +143,10 @@ function pathTo(node: unknown, target: object, path: Array<string | number>, dep
  * of 500 records costs about 500 steps.
  */
 export function inspectBody(root: unknown): BodyProblem | null {
-  if (typeof root === 'string') return root.length > MAX_BODY_STRING_LENGTH ? { field: 'body', message: `is a string longer than ${MAX_BODY_STRING_LENGTH} characters` } : null
+  if (typeof root === 'string') {
+    const problem = stringProblem(root)
+    return problem ? { field: 'body', message: `is a string that ${problem}` } : null
+  }
   if (!isContainer(root)) return null
   const containers: object[] = [root]
   const depths: number[] = [1]
@@ -146,7 +162,8 @@ export function inspectBody(root: unknown): BodyProblem | null {
       for (let i = 0; i < container.length; i++) {
         const v: unknown = container[i]
         if (typeof v === 'string') {
-          if (v.length > MAX_BODY_STRING_LENGTH) return at(container, i, `is longer than ${MAX_BODY_STRING_LENGTH} characters`)
+          const problem = stringProblem(v)
+          if (problem) return at(container, i, problem)
         } else if (isContainer(v)) {
           containers.push(v)
           depths.push(depth + 1)
@@ -160,7 +177,8 @@ export function inspectBody(root: unknown): BodyProblem | null {
       if (nameProblem) return key.length > MAX_MEMBER_NAME_LENGTH ? { field: 'body', message: nameProblem } : at(container, key, nameProblem)
       const v = obj[key]
       if (typeof v === 'string') {
-        if (v.length > MAX_BODY_STRING_LENGTH) return at(container, key, `is longer than ${MAX_BODY_STRING_LENGTH} characters`)
+        const problem = stringProblem(v)
+        if (problem) return at(container, key, problem)
       } else if (isContainer(v)) {
         containers.push(v)
         depths.push(depth + 1)

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x'
+import { sequenceNumberFromEntryId } from '@sluice/protocol'
 import { redisCommand } from '@sluice/testkit'
 import { readAll, startSluice, type Sluice } from './harness.js'
 
@@ -40,6 +41,8 @@ const heartbeat = `${groups}/g/workers/w1/heartbeat`
 const checkpointPath = `${groups}/g/shards/shardId-000000000000/checkpoint`
 /** A well-formed sequence number of shard 0 that no record has. */
 const SEQ0 = `1${'000001700000000'}${'0'.repeat(20)}000000`
+/** The position before any record of shard 0: never past its newest record. */
+const SEQ_FIRST = sequenceNumberFromEntryId('0-0', 0)
 const deepJson = (levels: number) => '['.repeat(levels) + ']'.repeat(levels)
 const json = (text: string) => ({ text, contentType: 'application/json' })
 /** `{"name":"<bad bytes>","shardCount":1}` with a byte that is never valid UTF-8. */
@@ -59,6 +62,9 @@ const restCases: Case[] = [
   { name: 'create: name with a slash', method: 'POST', path: '/v1/streams', body: { name: 'a/b', shardCount: 1 }, status: 400, code: 'ValidationError', field: 'name' },
   { name: 'create: 129-character name', method: 'POST', path: '/v1/streams', body: { name: 'n'.repeat(129), shardCount: 1 }, status: 400, code: 'ValidationError', field: 'name' },
   { name: 'create: empty name', method: 'POST', path: '/v1/streams', body: { name: '', shardCount: 1 }, status: 400, code: 'ValidationError', field: 'name' },
+  // URL paths cannot carry these: clients remove the dot segments before sending.
+  { name: 'create: the name "."', method: 'POST', path: '/v1/streams', body: { name: '.', shardCount: 1 }, status: 400, code: 'ValidationError', field: 'name' },
+  { name: 'create: the name ".."', method: 'POST', path: '/v1/streams', body: { name: '..', shardCount: 1 }, status: 400, code: 'ValidationError', field: 'name' },
   { name: 'create: a 60,000-character name', method: 'POST', path: '/v1/streams', body: { name: 'n'.repeat(60_000), shardCount: 1 }, status: 400, code: 'ValidationError', field: 'name' },
   { name: 'create: name as a number', method: 'POST', path: '/v1/streams', body: { name: 7, shardCount: 1 }, status: 400, code: 'ValidationError', field: 'name' },
   { name: 'create: shardCount 0', method: 'POST', path: '/v1/streams', body: { name: 'x1', shardCount: 0 }, status: 400, code: 'ValidationError', field: 'shardCount' },
@@ -135,6 +141,16 @@ const restCases: Case[] = [
   { name: 'put: one bad record among good ones', method: 'POST', path: put, body: { records: [rec(), rec(), rec({ data: '!' })] }, status: 400, code: 'ValidationError', field: 'records[2].data' },
   { name: 'put: __proto__ inside a record', method: 'POST', path: put, raw: json('{"records":[{"partitionKey":"k","data":"AAAA","__proto__":{"x":1}}]}'), status: 400, code: 'ValidationError', field: 'records[0].__proto__' },
   { name: 'put: JSON 10,000 levels deep inside a record', method: 'POST', path: put, raw: json(`{"records":[{"partitionKey":"k","data":"AAAA","x":${deepJson(10_000)}}]}`), status: 400, code: 'ValidationError', field: 'body', says: /nested deeper/ },
+  {
+    name: 'put: a lone surrogate escape in a partition key',
+    method: 'POST',
+    path: put,
+    raw: json('{"records":[{"partitionKey":"\\ud800","data":"AAAA"}]}'),
+    status: 400,
+    code: 'ValidationError',
+    field: 'records[0].partitionKey',
+    says: /lone UTF-16 surrogate/,
+  },
   { name: 'put: invalid UTF-8 in a partition key', method: 'POST', path: put, raw: { text: invalidUtf8('{"records":[{"partitionKey":"', '","data":"AAAA"}]}'), contentType: 'application/json' }, status: 400, code: 'ValidationError', field: 'body', says: /UTF-8/ },
   { name: 'put: text/plain', method: 'POST', path: put, raw: { text: '{"records":[{"partitionKey":"k","data":"AAAA"}]}', contentType: 'text/plain' }, status: 415, code: 'UnsupportedMediaType', says: /application\/json/ },
   { name: 'put: CBOR', method: 'POST', path: put, raw: { text: cborEncode({ records: [rec()] }), contentType: 'application/x-amz-cbor-1.1' }, status: 415, code: 'UnsupportedMediaType', says: /cbor/ },
@@ -181,7 +197,8 @@ const restCases: Case[] = [
   { name: 'checkpoint: lease token not a number', method: 'PUT', path: checkpointPath, body: { sequenceNumber: SEQ0, leaseToken: 'abc' }, status: 400, code: 'ValidationError', field: 'leaseToken' },
   { name: 'checkpoint: garbage sequence number', method: 'PUT', path: checkpointPath, body: { sequenceNumber: 'zzz', leaseToken: '1' }, status: 400, code: 'ValidationError', field: 'sequenceNumber' },
   { name: 'checkpoint: unknown shard', method: 'PUT', path: `${groups}/g/shards/shardId-000000000007/checkpoint`, body: { sequenceNumber: SEQ0, leaseToken: '1' }, status: 404, code: 'ShardNotFound', says: /shardId-000000000007/ },
-  { name: 'checkpoint: a group nobody holds', method: 'PUT', path: `${groups}/nogroup/shards/shardId-000000000000/checkpoint`, body: { sequenceNumber: SEQ0, leaseToken: '1' }, status: 409, code: 'LeaseLost', field: 'leaseToken', says: /Lease 1 on shardId-000000000000/ },
+  { name: 'checkpoint: a group nobody holds', method: 'PUT', path: `${groups}/nogroup/shards/shardId-000000000000/checkpoint`, body: { sequenceNumber: SEQ_FIRST, leaseToken: '1' }, status: 409, code: 'LeaseLost', field: 'leaseToken', says: /Lease 1 on shardId-000000000000/ },
+  { name: 'checkpoint: past the shard\'s newest record', method: 'PUT', path: `${groups}/nogroup/shards/shardId-000000000000/checkpoint`, body: { sequenceNumber: SEQ0, leaseToken: '1' }, status: 400, code: 'ValidationError', field: 'sequenceNumber', says: /after the newest record/ },
   { name: 'checkpoint: text/plain', method: 'PUT', path: checkpointPath, raw: { text: 'x', contentType: 'text/plain' }, status: 415, code: 'UnsupportedMediaType', says: /application\/json/ },
   { name: 'describe group: unknown group', method: 'GET', path: `${groups}/nogroup`, status: 404, code: 'GroupNotFound', field: 'group', says: /nogroup/ },
   { name: 'list groups: unknown stream', method: 'GET', path: '/v1/streams/nope/groups', status: 404, code: 'StreamNotFound', says: /nope/ },
@@ -240,6 +257,8 @@ const kinesisCases: Case[] = [
   kinesis('forged NextToken', 'ListShards', { NextToken: 'bm90IGEgdG9rZW4' }, { type: 'InvalidArgumentException', says: /NextToken/ }),
   kinesis('Data not base64', 'PutRecord', { StreamName: 'target', PartitionKey: 'k', Data: '@@@@' }, { type: 'SerializationException', says: /Data/ }),
   kinesis('no partition key', 'PutRecord', { StreamName: 'target', Data: 'AAAA' }, { type: 'ValidationException', says: /at 'partitionKey'/ }),
+  kinesis('a lone surrogate escape in a partition key', 'PutRecord', {}, { type: 'SerializationException', says: /PartitionKey: holds a lone UTF-16 surrogate/ }, { raw: '{"StreamName":"target","PartitionKey":"a\\udc00","Data":"AAAA"}' }),
+  kinesis('the stream name ".."', 'CreateStream', { StreamName: '..', ShardCount: 1 }, { type: 'InvalidArgumentException', says: /"\." and "\.\." are not allowed/ }),
   kinesis('257-character partition key', 'PutRecord', { StreamName: 'target', PartitionKey: 'k'.repeat(257), Data: 'AAAA' }, { type: 'ValidationException', says: /at 'partitionKey'/ }),
   kinesis('unknown stream', 'PutRecord', { StreamName: 'nope', PartitionKey: 'k', Data: 'AAAA' }, { type: 'ResourceNotFoundException', says: /Stream nope/ }),
   kinesis('Records not a list', 'PutRecords', { StreamName: 'target', Records: { PartitionKey: 'k', Data: 'AAAA' } }, { type: 'SerializationException', says: /Records/ }),

@@ -120,6 +120,15 @@ describe('put and read', () => {
     )
   })
 
+  it('stores data in canonical base64: the same bytes, however the client spelled the last character', async () => {
+    await s.request('POST', '/v1/streams', { name: 'canon', shardCount: 1 })
+    // "YR==" and "YQ==" are both the byte 0x61; strict decoders refuse the first.
+    const put = await s.request('POST', '/v1/streams/canon/records', { records: [{ partitionKey: 'k', data: 'YR==' }, { partitionKey: 'k', data: 'YWJ=' }, { partitionKey: 'k', data: 'YWJj' }] })
+    assert.equal(put.status, 200, put.text)
+    const read = await s.request('GET', '/v1/streams/canon/shards/shardId-000000000000/records?from=TRIM_HORIZON')
+    assert.deepEqual(read.body.records.map((r: any) => r.data), ['YQ==', 'YWI=', 'YWJj'])
+  })
+
   it('starts reads at every Kinesis position and pages with nextIterator', async () => {
     await s.request('POST', '/v1/streams', { name: 'pos', shardCount: 1, writeLimits: { recordsPerSecond: 100000 } })
     const put = await s.request('POST', '/v1/streams/pos/records', {

@@ -10,8 +10,12 @@ export const MAX_PUT_PAYLOAD_BYTES = 5 * 1024 * 1024
 /** Base64 length of the largest record: 4 * ceil(1 MiB / 3). */
 export const MAX_RECORD_DATA_BASE64_LENGTH = 4 * Math.ceil(MAX_RECORD_DATA_BYTES / 3)
 
-export const STREAM_NAME_PATTERN = '^[a-zA-Z0-9_.-]{1,128}$'
-export const STREAM_NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/
+/**
+ * Names of streams (and of consumer groups and workers): Kinesis' characters, but not "." or "..",
+ * which sit in URL paths here and would be removed as dot segments by every HTTP client on the way.
+ */
+export const STREAM_NAME_PATTERN = '^(?!\\.\\.?$)[a-zA-Z0-9_.-]{1,128}$'
+export const STREAM_NAME_RE = new RegExp(STREAM_NAME_PATTERN)
 /** An API key's scope: `read|write|admin:<stream, prefix ending in * or *>` (JSON-Schema pattern). */
 export const SCOPE_PATTERN = '^(read|write|admin):(\\*|[a-zA-Z0-9_.-]{1,128}\\*?)$'
 /** An API key's id: 16 hex digits (the token is `sluice_<id>_<secret>`). */
@@ -44,6 +48,25 @@ export function base64DecodedLength(b64: string): number {
   let pad = 0
   if (b64.charCodeAt(n - 1) === 61 /* = */) pad = b64.charCodeAt(n - 2) === 61 ? 2 : 1
   return (n / 4) * 3 - pad
+}
+
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+
+/**
+ * The canonical spelling of padded base64 (already checked by isBase64): the bits after the last
+ * byte cleared. "YR==" and "YQ==" decode to the same byte, but strict decoders refuse the first; a
+ * record's data is stored, and returned, in the canonical form. Only the character before the padding
+ * can differ, so this looks at no more than three characters.
+ */
+export function canonicalBase64(b64: string): string {
+  const n = b64.length
+  if (n < 4 || b64.charCodeAt(n - 1) !== 61 /* = */) return b64
+  const pad = b64.charCodeAt(n - 2) === 61 ? 2 : 1
+  const at = n - 1 - pad
+  const value = BASE64_ALPHABET.indexOf(b64[at]!)
+  const unused = pad === 2 ? 0x0f : 0x03
+  if (value < 0 || (value & unused) === 0) return b64
+  return b64.slice(0, at) + BASE64_ALPHABET[value & ~unused]! + b64.slice(at + 1)
 }
 
 // Node's base64 decoder (C++) skips characters outside the alphabet, so a string of standard,

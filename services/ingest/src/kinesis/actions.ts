@@ -52,6 +52,8 @@ function namesStream(call: CallContext, stream: string): void {
 export type KinesisAction = (ctx: ActionContext, body: Body, call: CallContext) => Promise<Record<string, unknown>>
 
 const STREAM_NAME_PATTERN = '[a-zA-Z0-9_.-]+'
+/** AWS' rule for a stream name; "." and ".." pass it but are refused by CreateStream (see STREAM_NAME_RE). */
+const AWS_STREAM_NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/
 const ARN_RE = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/([a-zA-Z0-9_.-]{1,128})$/
 const SEQUENCE_RE = /^(0|[1-9]\d{0,128})$/
 const HASH_KEY_RE = /^(0|[1-9]\d{0,38})$/
@@ -67,7 +69,7 @@ function arn(call: CallContext, stream: string): string {
 
 /** StreamName, or the name inside StreamARN (AWS accepts either wherever a stream is named). */
 function streamOf(body: Body, v: AwsValidation, call: CallContext): string {
-  const name = stringMember(body, 'StreamName', v, { min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
+  const name = stringMember(body, 'StreamName', v, { min: 1, max: 128, pattern: AWS_STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
   const streamArn = stringMember(body, 'StreamARN', v, { min: 1, max: 2048, pattern: ARN_RE, patternText: 'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+', path: 'streamARN' })
   v.throwIfAny()
   const fromArn = streamArn === undefined ? undefined : ARN_RE.exec(streamArn)?.[1]
@@ -227,11 +229,14 @@ async function changeRetention(ctx: ActionContext, body: Body, call: CallContext
 export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
   async CreateStream(ctx, body, call) {
     const v = new AwsValidation()
-    const name = stringMember(body, 'StreamName', v, { required: true, min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
+    const name = stringMember(body, 'StreamName', v, { required: true, min: 1, max: 128, pattern: AWS_STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
     const shardCount = numberMember(body, 'ShardCount', v, { integer: true, min: 1, max: 100_000, path: 'shardCount' })
     // AWS takes up to 200 tags here; a stream holds at most MAX_TAGS_PER_STREAM of them.
     const tags = readTags(body, v, 200, false)
     v.throwIfAny()
+    if (!STREAM_NAME_RE.test(name!)) {
+      throw new KinesisError('InvalidArgumentException', 'Stream names "." and ".." are not allowed here: the REST API could not address them in a URL path.')
+    }
     if (tags) refuseTagText(tags)
     if (tags && Object.keys(tags).length > MAX_TAGS_PER_STREAM) {
       throw new KinesisError('InvalidArgumentException', `A stream cannot have more than ${MAX_TAGS_PER_STREAM} tags; ${Object.keys(tags).length} were given.`)
@@ -274,7 +279,7 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
   async ListStreams(ctx, body, call) {
     const v = new AwsValidation()
     const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 10_000, path: 'limit' }) ?? 100
-    const after = stringMember(body, 'ExclusiveStartStreamName', v, { min: 1, max: 128, pattern: STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'exclusiveStartStreamName' })
+    const after = stringMember(body, 'ExclusiveStartStreamName', v, { min: 1, max: 128, pattern: AWS_STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'exclusiveStartStreamName' })
     const token = stringMember(body, 'NextToken', v, { min: 1, max: 1048576, path: 'nextToken' })
     v.throwIfAny()
     let next: string | undefined = token

@@ -4,7 +4,7 @@ import { STREAM_NAME_PATTERN } from '@sluice/protocol'
 export const streamNameSchema = {
   type: 'string',
   pattern: STREAM_NAME_PATTERN,
-  description: '1 to 128 characters from a-z, A-Z, 0-9, "_", "." and "-"',
+  description: '1 to 128 characters from a-z, A-Z, 0-9, "_", "." and "-", other than "." and ".."',
 } as const
 
 export const shardIdSchema = { type: 'string', maxLength: 64, description: 'a shard id such as shardId-000000000000' } as const
