@@ -105,6 +105,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
+    // No automatic HEAD for every GET: a HEAD of a read would run the read (and spend a read token),
+    // and none is documented. The health checks take HEAD explicitly (routes/health.ts).
+    exposeHeadRoutes: false,
     // Connections are closed by drainAndClose (shutdown.ts), not by fastify's close.
     forceCloseConnections: false,
     // Long enough that an over-long stream name reaches its schema and gets a 400 naming the field.

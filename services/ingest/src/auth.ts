@@ -27,7 +27,9 @@ interface Rule {
 
 const RULES: Record<string, Rule> = {
   'GET /livez': { action: 'open', stream: 'all' },
+  'HEAD /livez': { action: 'open', stream: 'all' },
   'GET /readyz': { action: 'open', stream: 'all' },
+  'HEAD /readyz': { action: 'open', stream: 'all' },
   'GET /metrics': { action: 'open', stream: 'all' },
   'POST /v1/streams': { action: 'admin', stream: 'body' },
   'GET /v1/streams': { action: 'any', stream: 'all' },

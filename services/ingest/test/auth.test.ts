@@ -79,6 +79,9 @@ describe('access control (SLUICE_AUTH=on)', () => {
     }
     // Health and metrics stay open.
     for (const path of ['/livez', '/readyz', '/metrics']) assert.equal((await as(null, 'GET', path)).status, 200, path)
+    // HEAD on the health checks too (load balancers use it); no other route answers HEAD.
+    for (const path of ['/livez', '/readyz']) assert.equal((await as(null, 'HEAD', path)).status, 200, `HEAD ${path}`)
+    assert.equal((await as('admin', 'HEAD', '/v1/streams')).status, 404, 'HEAD /v1/streams')
   })
 
   it('a prefix scope covers its streams only, and a 403 does not tell whether a stream exists', async () => {

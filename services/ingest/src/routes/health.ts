@@ -7,9 +7,10 @@ import type { IngestMetrics } from '../metrics.js'
 const healthResponse = { type: 'object', required: ['status'], properties: { status: { type: 'string' } } } as const
 
 export function healthRoutes(app: FastifyInstance, redis: SluiceRedis, isClosing: () => boolean): void {
-  app.get('/livez', { schema: { response: { 200: healthResponse } } }, async () => ({ status: 'ok' }))
+  // HEAD too: some load balancers check health with it.
+  app.get('/livez', { exposeHeadRoute: true, schema: { response: { 200: healthResponse } } }, async () => ({ status: 'ok' }))
 
-  app.get('/readyz', { schema: { response: { 200: healthResponse } } }, async () => {
+  app.get('/readyz', { exposeHeadRoute: true, schema: { response: { 200: healthResponse } } }, async () => {
     if (isClosing()) throw new ApiError('ServiceUnavailable', 'shutting down', { retryAfterSeconds: 1 })
     // A write, not just PING: a Redis that is out of memory or read-only cannot take puts.
     await guarded(redis.set(catalogKeys.readiness, String(Date.now()), 'PX', 60_000))
