@@ -3,7 +3,8 @@
  * not listen: tests use app.inject() or listen themselves; server.ts owns listen and signals.
  */
 import type { Ajv } from 'ajv'
-import type { Writable } from 'node:stream'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex, Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
 import { ApiKeys, ArchiveReader, ConsumerGroups, ShardStore, StreamCatalog, connectRedis, createRedisClient, createS3Client, type SluiceRedis, type StoreObserver } from '@sluice/store'
@@ -85,6 +86,28 @@ function ajvDetails(errors: readonly AjvErrorLike[], context: string | undefined
   return details
 }
 
+/**
+ * What Node's HTTP parser refuses before any route runs — a malformed request, headers over the
+ * limit, a request not received in time — answered in the API's error shape (fastify's default
+ * answer has another), then the connection is closed, as Node does.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const e =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ApiError('RequestTimeout', 'The request was not received in time (SLUICE_HEADERS_TIMEOUT_MS for its headers, SLUICE_REQUEST_TIMEOUT_MS in all)')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new ApiError('HeadersTooLarge', 'The request line and headers are larger than the 16 KiB the server takes')
+        : new ApiError('ValidationError', `request: not a valid HTTP/1.1 request (${err.code ?? 'parse error'})`, { field: 'request' })
+  const body = JSON.stringify(e.toBody())
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(err)
+}
+
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts
   let dual: DualProtocolServer | undefined
@@ -105,6 +128,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
     // No automatic HEAD for every GET: a HEAD of a read would run the read (and spend a read token),
     // and none is documented. The health checks take HEAD explicitly (routes/health.ts).
     exposeHeadRoutes: false,

@@ -61,6 +61,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const
 type PathItem = { parameters?: Array<Parameter | Ref> } & Partial<Record<(typeof METHODS)[number], Operation>>
 interface Document {
   openapi: string
+  /** What the HTTP layer answers before any route runs, on any route. */
+  'x-answers-before-routing': Array<{ status: number; response: string }>
   paths: Record<string, PathItem>
   components: { schemas: Record<string, Schema> }
 }
@@ -133,7 +135,7 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
 // Strict: a misspelt keyword, or a YAML slip that turns text into a keyword, fails to compile.
 const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true })
 addFormats(ajv)
-ajv.addVocabulary(['openapi', 'info', 'servers', 'tags', 'paths', 'components'])
+ajv.addVocabulary(['openapi', 'info', 'servers', 'tags', 'paths', 'components', 'x-answers-before-routing'])
 ajv.addSchema({ ...doc, $id: 'openapi' })
 const compiled = new Map<string, ValidateFunction>()
 
@@ -471,7 +473,15 @@ describe('openapi.yaml', () => {
         }
       }
     }
-    assert.deepEqual([...used].sort(), Object.keys(API_ERRORS).sort(), 'every error code is an answer of some operation')
+    for (const { status, response } of doc['x-answers-before-routing']) {
+      const codes = codesOf(follow<Response>({ $ref: response }, '').value)
+      assert.ok(codes, `x-answers-before-routing ${status}: an error answer`)
+      for (const code of codes) {
+        assert.ok(isApiErrorCode(code) && API_ERRORS[code].status === status, `x-answers-before-routing: ${code} is not answered with ${status}`)
+        used.add(code)
+      }
+    }
+    assert.deepEqual([...used].sort(), Object.keys(API_ERRORS).sort(), 'every error code is an answer of some operation (or of the HTTP layer)')
   })
 
   it("states the route schemas' rules for parameters and bodies, and their members for answers", () => {

@@ -1,6 +1,26 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { startSluice, type Sluice } from './harness.js'
+
+/** Sends raw bytes on a new connection; resolves with everything the server wrote before closing. */
+function rawExchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname)
+    let answer = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (answer += chunk))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(answer))
+    socket.write(bytes)
+  })
+}
+
+function errorOf(answer: string): { status: number; body: { error: { code: string; message: string; field?: string } } } {
+  const [head, body] = answer.split('\r\n\r\n')
+  return { status: Number(head!.split(' ')[1]), body: JSON.parse(body!) }
+}
 
 describe('streams (control plane)', () => {
   let s: Sluice
@@ -108,6 +128,16 @@ describe('streams (control plane)', () => {
   it('keeps idle keep-alive connections open longer than Node\'s 5 s default, as clients expect', async () => {
     const r = await s.request('GET', '/livez')
     assert.equal(r.headers.get('keep-alive'), 'timeout=72')
+  })
+
+  it('answers what the HTTP parser refuses in the error shape too, then closes the connection', async () => {
+    const malformed = errorOf(await rawExchange(s.url, 'GET /livez HTTP/1.1\r\nHost: sluice\r\nthis is not a header\r\n\r\n'))
+    assert.equal(malformed.status, 400)
+    assert.equal(malformed.body.error.code, 'ValidationError')
+    assert.equal(malformed.body.error.field, 'request')
+    const huge = errorOf(await rawExchange(s.url, `GET /livez HTTP/1.1\r\nHost: sluice\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`))
+    assert.equal(huge.status, 431)
+    assert.equal(huge.body.error.code, 'HeadersTooLarge')
   })
 
   it('answers 404 in the error shape for unknown streams and routes', async () => {
