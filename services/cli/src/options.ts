@@ -13,7 +13,13 @@ export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (value:
 
 /** ms since the epoch (up to 15 digits) or an ISO 8601 date or date-time, as the read API takes it. */
 export function timestamp(value: string): string {
-  if (/^\d{1,15}$/.test(value) || (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(value)))) return value
+  if (/^\d{1,15}$/.test(value)) return value
+  if (/^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(value))) {
+    // A date-time without Z or an offset is this machine's local time (the server would refuse it:
+    // it cannot know the zone): sent as ms since the epoch.
+    if (/T[^Z+-]*$/.test(value)) return String(Date.parse(value))
+    return value
+  }
   throw new InvalidArgumentError('must be ms since the epoch or an ISO 8601 date-time such as 2026-03-07T12:00:00Z')
 }
 

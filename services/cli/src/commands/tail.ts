@@ -200,7 +200,7 @@ export function tailCommand(program: Command, run: RunCommand): void {
     .description('print the records of every shard as they arrive, one JSON line each: shardId, sequenceNumber, partitionKey, approximateArrivalTimestamp, encoding, data')
     .requiredOption('--stream <name>', 'stream name')
     .addOption(new Option('--from <position>', 'where to start: TRIM_HORIZON (oldest), LATEST (new records only; the default) or AT_TIMESTAMP').choices(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP']))
-    .option('--timestamp <time>', 'with AT_TIMESTAMP: ms since the epoch or an ISO 8601 date-time', timestamp)
+    .option('--timestamp <time>', 'with AT_TIMESTAMP: ms since the epoch or an ISO 8601 date-time (without Z or an offset: this machine\'s local time)', timestamp)
     .option('--group <name>', 'read as a worker of this consumer group: shards shared with its other workers, checkpoints kept')
     .option('--max <n>', 'stop after this many records', wholeNumber(1))
     .option('--no-follow', 'stop once every shard is caught up instead of waiting for more')

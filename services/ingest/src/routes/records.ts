@@ -26,10 +26,24 @@ interface ReadQuery {
   iterator?: string
 }
 
+/**
+ * ISO 8601: a date (midnight UTC), or a date-time with seconds and fractions optional and Z or an
+ * offset required (without one it would be read in the server's time zone). Date.parse alone accepts
+ * too much ("1", "March 7", 2024-02-30 as 1 March, 24:00): every field is checked here.
+ */
+const ISO_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2}))?$/
+
 function parseTimestamp(text: string): number | null {
   if (/^\d{1,15}$/.test(text)) return Number(text)
-  // ISO 8601 with a date part; Date.parse alone accepts too much ("1", "March 7").
-  if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) return null
+  const m = ISO_TIME_RE.exec(text)
+  if (!m) return null
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => (x === undefined ? undefined : Number(x)))
+  const date = new Date(Date.UTC(year!, month! - 1, day!))
+  // Date.UTC rolls an impossible day over into the next month: a round trip finds it.
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month! - 1 || date.getUTCDate() !== day) return null
+  if (hour > 23 || minute > 59 || second > 59) return null
+  const offset = m[8]
+  if (offset !== undefined && offset !== 'Z' && (Number(offset.slice(1, 3)) > 23 || Number(offset.slice(-2)) > 59)) return null
   const ms = Date.parse(text)
   return Number.isFinite(ms) && ms >= 0 ? ms : null
 }
@@ -51,7 +65,7 @@ function readRequest(q: ReadQuery): { limit: number | undefined; spec: StartSpec
   if (q.timestamp !== undefined) {
     if (q.from !== 'AT_TIMESTAMP') problems.push({ field: 'timestamp', message: 'only valid with from=AT_TIMESTAMP' })
     const ms = parseTimestamp(q.timestamp)
-    if (ms === null) problems.push({ field: 'timestamp', message: 'must be ms since the epoch or an ISO 8601 date-time' })
+    if (ms === null) problems.push({ field: 'timestamp', message: 'must be ms since the epoch, or an ISO 8601 date (2026-03-07, midnight UTC) or date-time with Z or an offset (2026-03-07T12:00:00.000Z)' })
     else timestampMs = ms
   } else if (q.from === 'AT_TIMESTAMP') problems.push({ field: 'timestamp', message: 'required with from=AT_TIMESTAMP' })
   if (problems.length) throw validationError(problems)
