@@ -202,6 +202,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     closed = true
   })
   app.addHook('onRequest', (_req, reply, done) => {
+    // Bodies are read as sent: a compressed one would be refused as bad JSON, and one labelled
+    // compressed but sent plain taken. Neither: say what is wrong.
+    const encoding = _req.headers['content-encoding']
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      done(new ApiError('UnsupportedMediaType', `Content-Encoding ${encoding.slice(0, 40)} is not supported: send the body uncompressed`))
+      return
+    }
     if (lifecycle.draining) {
       // Answer it, then let the client open its next connection elsewhere (HTTP/2 sessions get a
       // GOAWAY instead: connection headers are not allowed there).
