@@ -206,6 +206,13 @@ export function parseJsonBody(raw: Buffer): { value: unknown } | { problem: Body
 
 type Done = (err: Error | null, body?: unknown) => void
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route's body is optional: an empty one (a client that always sends Content-Type) is no body. */
+    optionalBody?: boolean
+  }
+}
+
 /** Kinesis bodies are measured again once read: a chunked body declares no length. */
 function kinesisOversized(req: FastifyRequest, raw: Buffer): KinesisError | null {
   const limit = kinesisBodyLimit(req)
@@ -227,6 +234,7 @@ export function jsonBodyParser(req: FastifyRequest, raw: Buffer, done: Done): vo
   }
   const tooLarge = isKinesis(req) ? kinesisOversized(req, raw) : null
   if (tooLarge) return done(tooLarge)
+  if (raw.length === 0 && req.routeOptions.config.optionalBody) return done(null, undefined)
   const parsed = parseJsonBody(raw)
   if ('problem' in parsed) return done(problemError(req, parsed.problem))
   done(null, parsed.value)

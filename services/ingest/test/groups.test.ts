@@ -27,6 +27,10 @@ describe('consumer groups (REST)', () => {
     const b = await beat('b')
     assert.equal(b.body.shards.length, 2)
     assert.equal(b.body.leaseTtlMs, 30_000, 'the group keeps the TTL it was created with')
+    // The body is optional, also for a client that always sends Content-Type (an empty body is none).
+    const bare = await fetch(`${s.url}${base}/workers/b/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json' } })
+    assert.equal(bare.status, 200, await bare.clone().text())
+    assert.equal(((await bare.json()) as { shards: unknown[] }).shards.length, 2)
   })
 
   it('checkpoints with the lease token, reports lag, and fences off old owners', async () => {

@@ -24,7 +24,7 @@ function leaseTtlOf(body: unknown): number | undefined {
 }
 
 export function groupRoutes(app: FastifyInstance, ctx: ActionContext): void {
-  app.post<{ Params: WorkerParams }>('/v1/streams/:name/groups/:group/workers/:workerId/heartbeat', { schema: heartbeatSchema }, async (req) =>
+  app.post<{ Params: WorkerParams }>('/v1/streams/:name/groups/:group/workers/:workerId/heartbeat', { schema: heartbeatSchema, config: { optionalBody: true } }, async (req) =>
     heartbeat(ctx, req.params.name, req.params.group, req.params.workerId, leaseTtlOf(req.body)),
   )
 
