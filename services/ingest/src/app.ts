@@ -201,10 +201,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     closed = true
   })
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     // Bodies are read as sent: a compressed one would be refused as bad JSON, and one labelled
     // compressed but sent plain taken. Neither: say what is wrong.
-    const encoding = _req.headers['content-encoding']
+    const encoding = req.headers['content-encoding']
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
       done(new ApiError('UnsupportedMediaType', `Content-Encoding ${encoding.slice(0, 40)} is not supported: send the body uncompressed`))
       return
@@ -212,7 +212,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (lifecycle.draining) {
       // Answer it, then let the client open its next connection elsewhere (HTTP/2 sessions get a
       // GOAWAY instead: connection headers are not allowed there).
-      if (_req.raw.httpVersionMajor === 1) reply.header('connection', 'close')
+      if (req.raw.httpVersionMajor === 1) reply.header('connection', 'close')
       lifecycle.lastRequestAtMs = Date.now()
     }
     done()
