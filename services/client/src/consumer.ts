@@ -2,9 +2,13 @@
  * Consumer: joins a consumer group by heartbeating (every third of the lease TTL), reads the shards
  * the service gives it, and hands out batches — `for await (const batch of consumer)` or
  * `consumer.run(async (batch) => …)`. A batch is checkpointed once handled (the default), so after a
- * crash at most the records since the last checkpoint are delivered again (at-least-once). When a
- * lease is lost, the shard's batches' `signal` aborts and no more of that shard is delivered.
- * Memory is bounded: each shard has at most one batch waiting.
+ * crash at most the records since the last checkpoint are delivered again (at-least-once). A batch
+ * counts as handled when the loop asks for the next one (or run()'s handler resolved): leaving the
+ * loop early (break, return, a throw), or close() while the body works on a batch, leaves that batch
+ * unchecked-pointed — it is delivered again, to this group's next owner of the shard. When a lease is
+ * lost (the service gave it to another worker, or no heartbeat got through for a whole lease TTL), the
+ * shard's batches' `signal` aborts and no more of that shard is delivered. Memory is bounded: each
+ * shard has at most one batch waiting.
  */
 import { randomUUID } from 'node:crypto'
 import type { GetRecordsResponse, HeartbeatResponse } from '@sluice/protocol'
@@ -81,6 +85,10 @@ export class Consumer implements AsyncIterable<Batch> {
   private loop: Promise<void> | undefined
   private pendingAutoCheckpoint: Batch | undefined
   private closing: Promise<void> | undefined
+  /** Why the consumer stopped on its own (an error the service will answer again): the loop throws it. */
+  private failure: Error | undefined
+  /** When the last heartbeat was answered (performance.now()): a lease is not trusted a TTL past it. */
+  private lastBeatAt = 0
 
   constructor(options: ConsumerOptions) {
     this.workerId = options.workerId ?? randomUUID()
@@ -110,43 +118,65 @@ export class Consumer implements AsyncIterable<Batch> {
     return [...this.owned.keys()].sort()
   }
 
+  /**
+   * Batches until close() or the signal. Throws when the consumer stopped on its own (the stream was
+   * deleted, the API key refused, …). Leaving the loop closes the consumer.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<Batch> {
     this.start()
-    for (;;) {
-      if (this.pendingAutoCheckpoint) {
-        // The loop body finished with the previous batch: it is handled.
-        const b = this.pendingAutoCheckpoint
-        this.pendingAutoCheckpoint = undefined
-        await b.checkpoint().catch((error: Error) => this.emit({ type: 'error', error }))
+    try {
+      for (;;) {
+        if (this.pendingAutoCheckpoint) {
+          // The loop asked for the next batch: the body finished with the previous one, it is handled.
+          const b = this.pendingAutoCheckpoint
+          this.pendingAutoCheckpoint = undefined
+          await b.checkpoint().catch((error: Error) => this.emit({ type: 'error', error }))
+        }
+        const batch = await this.take()
+        if (!batch) break
+        if (this.o.checkpoint === 'after-batch') this.pendingAutoCheckpoint = batch
+        yield batch
       }
-      const batch = await this.take()
-      if (!batch) return
-      if (this.o.checkpoint === 'after-batch') this.pendingAutoCheckpoint = batch
-      yield batch
+    } finally {
+      // Here without asking for the next batch (break, return, a throw in the body, close()): the
+      // batch in hand was not handled, as far as anyone knows. It is not checkpointed, and the shard
+      // goes to another worker, which delivers it again.
+      this.pendingAutoCheckpoint = undefined
+      await this.close()
     }
+    if (this.failure) throw this.failure
   }
 
-  /** Hands every batch to the handler, one at a time, until close() or the signal. */
+  /**
+   * Hands every batch to the handler, one at a time, until close() or the signal. Rejects when the
+   * handler throws (that batch is not checkpointed) or the consumer stopped on its own; either way the
+   * consumer is closed.
+   */
   async run(handler: (batch: Batch) => Promise<void>): Promise<void> {
     this.start()
-    for (;;) {
-      const batch = await this.take()
-      if (!batch) return
-      await handler(batch)
-      if (this.o.checkpoint === 'after-batch' && !batch.signal.aborted) {
-        await batch.checkpoint().catch((error: Error) => this.emit({ type: 'error', error }))
+    try {
+      for (;;) {
+        const batch = await this.take()
+        if (!batch) break
+        await handler(batch)
+        if (this.o.checkpoint === 'after-batch' && !batch.signal.aborted) {
+          await batch.checkpoint().catch((error: Error) => this.emit({ type: 'error', error }))
+        }
       }
+    } finally {
+      await this.close()
     }
+    if (this.failure) throw this.failure
   }
 
-  /** Checkpoints what was handled, leaves the group (its shards go to others at once), stops. */
+  /**
+   * Leaves the group (its shards go to others at once) and stops. A batch being worked on is not
+   * checkpointed (checkpoint it first, if it was handled): close() is also what a shutdown signal
+   * calls, in the middle of a batch.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.pendingAutoCheckpoint) {
-        const b = this.pendingAutoCheckpoint
-        this.pendingAutoCheckpoint = undefined
-        await b.checkpoint().catch(() => undefined)
-      }
+      this.pendingAutoCheckpoint = undefined
       this.stop.abort()
       for (const s of this.owned.values()) s.controller.abort()
       for (const t of this.takers.splice(0)) t(null)
@@ -185,15 +215,19 @@ export class Consumer implements AsyncIterable<Batch> {
     let failures = 0
     while (!this.stop.signal.aborted) {
       try {
+        // A heartbeat that hangs must not hold the loop past the point where the leases expire.
+        const attempt = AbortSignal.any([this.stop.signal, AbortSignal.timeout(Math.ceil(this.leaseTtlMs / 3))])
+        const sentAt = performance.now()
         const answer = await call<HeartbeatResponse>(
           this.o.fetch,
           this.o.endpoint,
           'POST',
           this.groupPath(`/workers/${encodeURIComponent(this.workerId)}/heartbeat`),
           { leaseTtlMs: this.o.leaseTtlMs },
-          this.stop.signal,
+          attempt,
         )
         failures = 0
+        this.lastBeatAt = sentAt
         this.leaseTtlMs = answer.body.leaseTtlMs
         this.apply(answer.body)
         await sleep(this.leaseTtlMs / 3, this.stop.signal)
@@ -201,10 +235,14 @@ export class Consumer implements AsyncIterable<Batch> {
         if (this.stop.signal.aborted) return
         const error = err as Error
         if (error instanceof SluiceError && !error.retryable) {
+          this.failure = error
           this.emit({ type: 'error', error })
           void this.close()
           return
         }
+        // No heartbeat got through for a whole TTL: the service has given the leases away (or will
+        // at any moment). Stop working on those shards now, not at the next answer.
+        if (performance.now() - this.lastBeatAt >= this.leaseTtlMs) for (const id of [...this.owned.keys()]) this.lose(id)
         const inMs = Math.min(this.leaseTtlMs / 3, backoffMs(++failures, 100, 2000, (err as SluiceError).retryAfterMs))
         this.emit({ type: 'retrying', what: 'heartbeat', error, inMs })
         await sleep(inMs, this.stop.signal)
@@ -239,18 +277,30 @@ export class Consumer implements AsyncIterable<Batch> {
     this.emit({ type: 'lease-lost', shardId })
   }
 
+  /**
+   * Retried while it may still succeed (a 503, throttling, the network) and the lease is held; once
+   * the lease is gone it gives up quietly: the records go to the next owner again (at-least-once).
+   */
   private async checkpointShard(shard: OwnedShard, sequenceNumber: string): Promise<void> {
-    if (shard.checkpointed !== null && shard.checkpointed >= sequenceNumber) return
-    try {
-      await call(this.o.fetch, this.o.endpoint, 'PUT', this.groupPath(`/shards/${shard.shardId}/checkpoint`), { sequenceNumber, leaseToken: shard.token })
-      shard.checkpointed = sequenceNumber
-      this.emit({ type: 'checkpointed', shardId: shard.shardId, sequenceNumber })
-    } catch (err) {
-      if (err instanceof SluiceError && err.code === 'LeaseLost') {
-        this.lose(shard.shardId)
+    const signal = shard.controller.signal
+    for (let failures = 0; !signal.aborted; ) {
+      if (shard.checkpointed !== null && shard.checkpointed >= sequenceNumber) return
+      try {
+        await call(this.o.fetch, this.o.endpoint, 'PUT', this.groupPath(`/shards/${shard.shardId}/checkpoint`), { sequenceNumber, leaseToken: shard.token }, signal)
+        shard.checkpointed = sequenceNumber
+        this.emit({ type: 'checkpointed', shardId: shard.shardId, sequenceNumber })
         return
+      } catch (err) {
+        if (signal.aborted) return
+        if (err instanceof SluiceError && err.code === 'LeaseLost') {
+          this.lose(shard.shardId)
+          return
+        }
+        if (!(err instanceof SluiceError) || !err.retryable) throw err
+        const inMs = backoffMs(++failures, 100, 2000, err.retryAfterMs)
+        this.emit({ type: 'retrying', what: 'checkpoint', shardId: shard.shardId, error: err, inMs })
+        await sleep(inMs, signal)
       }
-      throw err
     }
   }
 

@@ -40,7 +40,13 @@ export async function call<T>(
       if (signal?.aborted) throw err
       throw new SluiceError(0, 'NetworkError', `cannot reach ${endpoint}: ${(err as Error).message}`, undefined, undefined, { cause: err })
     }
-    text = await res.text()
+    try {
+      text = await res.text()
+    } catch (err) {
+      // The answer was cut off on its way (a reset, a timeout): as unknown as if it never came.
+      if (signal?.aborted) throw err
+      throw new SluiceError(0, 'NetworkError', `the answer from ${endpoint} was cut off: ${(err as Error).message}`, undefined, undefined, { cause: err })
+    }
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }

@@ -57,6 +57,12 @@ interface Pending {
   reject(e: Error): void
 }
 
+function codePoints(text: string): number {
+  let n = 0
+  for (const _ of text) n++
+  return n
+}
+
 function toBase64(data: Uint8Array | string): string {
   return typeof data === 'string' ? Buffer.from(data, 'utf8').toString('base64') : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')
 }
@@ -75,9 +81,16 @@ export class Producer {
   private retryAt = 0
   private retryTimer: NodeJS.Timeout | undefined
   private closed = false
+  /** close() was called: new puts are refused, those already waiting for space still go in. */
+  private closing = false
+  /** put() calls waiting for space: not buffered yet, but flush() and close() wait for them too. */
+  private waitingPuts = 0
+  /** Puts let in (their space counted) that have not reached the queue yet: later puts wait for them. */
+  private letInNotQueued = 0
   private pumpScheduled = false
   private forceSend = false
-  private readonly spaceWaiters: Array<() => void> = []
+  /** put() calls waiting for space, in call order; `let(true)` lets one in, `let(false)` refuses it. */
+  private readonly spaceWaiters: Array<{ size: number; let: (admitted: boolean) => void }> = []
   private readonly idleWaiters: Array<() => void> = []
   private readonly listeners = new Set<(e: ProducerEvent) => void>()
 
@@ -111,38 +124,89 @@ export class Producer {
 
   /** Resolves when the record is acknowledged; waits first while the buffer is full. */
   async put(partitionKey: string, data: Uint8Array | string): Promise<PutResult> {
-    if (this.closed || this.signal?.aborted) throw new ClosedError('producer')
-    if (partitionKey.length < 1 || partitionKey.length > MAX_PARTITION_KEY_LENGTH) {
+    if (this.closing || this.closed || this.signal?.aborted) throw new ClosedError('producer')
+    // Characters as the service counts them: code points, not UTF-16 units.
+    const keyLength = codePoints(partitionKey)
+    if (keyLength < 1 || keyLength > MAX_PARTITION_KEY_LENGTH) {
       throw new SluiceError(400, 'ValidationError', `partitionKey: must be 1 to ${MAX_PARTITION_KEY_LENGTH} characters`, 'partitionKey')
     }
     const b64 = toBase64(data)
     const dataBytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
     if (dataBytes > MAX_RECORD_DATA_BYTES) throw new SluiceError(400, 'ValidationError', `data: at most ${MAX_RECORD_DATA_BYTES} bytes`, 'data')
     const size = dataBytes + Buffer.byteLength(partitionKey)
-    while (this.bufferedCount >= this.o.maxBufferedRecords || (this.bufferedCount > 0 && this.bufferedBytes + size > this.o.maxBufferedBytes)) {
-      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve))
-      if (this.closed || this.signal?.aborted) throw new ClosedError('producer')
+    // First come, first served: a put waits while others wait, even if it would fit (otherwise a small
+    // record put later would overtake a large one of the same key). A waiter is let in with its space
+    // already counted (admitWaiters), so the next one's turn is judged right.
+    let admitted = false
+    if (this.spaceWaiters.length > 0 || this.letInNotQueued > 0 || !this.fits(size)) {
+      this.waitingPuts++
+      try {
+        admitted = await new Promise<boolean>((resolve) => this.spaceWaiters.push({ size, let: resolve }))
+      } finally {
+        this.waitingPuts--
+      }
+      if (admitted) this.letInNotQueued--
+      if (!admitted || this.closed || this.signal?.aborted) {
+        if (admitted) this.release(size)
+        this.wakeIdle()
+        throw new ClosedError('producer')
+      }
     }
     return new Promise<PutResult>((resolve, reject) => {
       this.queue.push({ partitionKey, data: b64, size, attempts: 0, resolve, reject })
-      this.bufferedCount++
-      this.bufferedBytes += size
-      this.schedule()
+      if (!admitted) {
+        this.bufferedCount++
+        this.bufferedBytes += size
+      } else if (this.letInNotQueued === 0) {
+        // The last of those let in is queued: puts that came meanwhile may follow now.
+        this.admitWaiters()
+      }
+      // flush() or close() waiting for this put: send it without lingering.
+      this.schedule(this.idleWaiters.length > 0)
     })
   }
 
-  /** Resolves when every record put so far is acknowledged (or failed). */
+  /** Resolves when every record put so far (including puts still waiting for space) is acknowledged or failed. */
   async flush(): Promise<void> {
-    if (this.bufferedCount === 0) return
+    if (this.idle()) return
     this.schedule(true)
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
   }
 
-  /** Flushes, then refuses new records. */
+  /** Refuses new records, then flushes: every record put before close() is acknowledged or failed. */
   async close(): Promise<void> {
+    this.closing = true
     await this.flush()
     this.closed = true
-    for (const w of this.spaceWaiters.splice(0)) w()
+    for (const w of this.spaceWaiters.splice(0)) w.let(false)
+  }
+
+  private fits(size: number): boolean {
+    return this.bufferedCount < this.o.maxBufferedRecords && (this.bufferedCount === 0 || this.bufferedBytes + size <= this.o.maxBufferedBytes)
+  }
+
+  /** Lets waiting puts in, in order, while the first one fits; their space is counted at once. */
+  private admitWaiters(): void {
+    while (this.spaceWaiters.length > 0 && this.fits(this.spaceWaiters[0]!.size)) {
+      const w = this.spaceWaiters.shift()!
+      this.bufferedCount++
+      this.bufferedBytes += w.size
+      this.letInNotQueued++
+      w.let(true)
+    }
+  }
+
+  private release(size: number): void {
+    this.bufferedCount--
+    this.bufferedBytes -= size
+  }
+
+  private idle(): boolean {
+    return this.bufferedCount === 0 && this.waitingPuts === 0
+  }
+
+  private wakeIdle(): void {
+    if (this.idle()) for (const w of this.idleWaiters.splice(0)) w()
   }
 
   /**
@@ -260,24 +324,22 @@ export class Producer {
       const event: ProducerEvent = { type: 'retrying', records: retry.length, throttled, inMs: this.retryAt - now, ...(failure ? { error: failure } : {}) }
       for (const l of this.listeners) l(event)
     }
-    if (this.bufferedCount === 0) for (const w of this.idleWaiters.splice(0)) w()
+    this.wakeIdle()
     this.schedule(this.queue.length > 0)
   }
 
   private settle(p: Pending, finish: () => void): void {
-    this.bufferedCount--
-    this.bufferedBytes -= p.size
+    this.release(p.size)
     finish()
-    const w = this.spaceWaiters.shift()
-    if (w) w()
+    this.admitWaiters()
   }
 
   private failAll(err: Error): void {
     for (const p of this.queue.splice(0)) this.settle(p, () => p.reject(err))
     if (this.lingerTimer) clearTimeout(this.lingerTimer)
     if (this.retryTimer) clearTimeout(this.retryTimer)
-    for (const w of this.spaceWaiters.splice(0)) w()
-    if (this.bufferedCount === 0) for (const w of this.idleWaiters.splice(0)) w()
+    for (const w of this.spaceWaiters.splice(0)) w.let(false)
+    this.wakeIdle()
   }
 }
 

@@ -132,6 +132,8 @@ describe('@sluice/client', () => {
     const bRun = b.run(async (batch) => {
       bBatches.push(batch)
     })
+    // a stops trusting its lease once no heartbeat got through for a TTL: the batch aborts by itself.
+    await waitFor(() => first.signal.aborted, { timeoutMs: 3000, message: "a's batch aborted once its lease could have expired" })
     await waitFor(() => bBatches.length > 0, { timeoutMs: 5000, message: "b takes the shard after a's TTL" })
     assert.equal(bBatches[0]!.records[0]!.sequenceNumber, first.records[0]!.sequenceNumber, 'b re-reads what a never checkpointed')
     await first.checkpoint()
@@ -213,6 +215,75 @@ describe('@sluice/client', () => {
     const group = (await s.request('GET', '/v1/streams/part/groups/g')).body
     assert.equal(group.shards[0].checkpoint, acked[3]!.sequenceNumber)
     assert.equal(group.shards[0].lag.records, 6)
+  })
+
+  it('Consumer: leaving the loop, a throw in its body or close() mid-batch does not checkpoint that batch, and leaves the group', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'quit', shardCount: 1 })).status, 201)
+    const producer = new Producer({ endpoint: s.url, stream: 'quit' })
+    await Promise.all(Array.from({ length: 5 }, (_, i) => producer.put('k', String(i))))
+    await producer.close()
+    const group = async () => (await s.request('GET', '/v1/streams/quit/groups/g')).body.shards[0]
+    // A throw in the body: the batch failed. It must not be checkpointed, and the worker must let go.
+    const a = new Consumer({ endpoint: s.url, stream: 'quit', group: 'g', workerId: 'a', leaseTtlMs: 30_000 })
+    await assert.rejects(
+      (async () => {
+        for await (const batch of a) {
+          assert.equal(batch.records.length, 5)
+          throw new Error('handler failed')
+        }
+      })(),
+      /handler failed/,
+    )
+    await a.close()
+    assert.deepEqual([(await group()).checkpoint, (await group()).owner], [null, null], 'not checkpointed, and the lease is free at once')
+    // close() while the body is still on the batch (a shutdown signal): not checkpointed either.
+    const b = new Consumer({ endpoint: s.url, stream: 'quit', group: 'g', workerId: 'b', leaseTtlMs: 30_000 })
+    for await (const batch of b) {
+      assert.equal(batch.records.length, 5, 'delivered again')
+      await b.close()
+      assert.ok(batch.signal.aborted)
+    }
+    assert.deepEqual([(await group()).checkpoint, (await group()).owner], [null, null])
+    // A break: the same.
+    const c = new Consumer({ endpoint: s.url, stream: 'quit', group: 'g', workerId: 'c', leaseTtlMs: 30_000 })
+    for await (const batch of c) {
+      assert.equal(batch.records.length, 5, 'delivered again')
+      break
+    }
+    assert.deepEqual([(await group()).checkpoint, (await group()).owner], [null, null], 'break left the group without close()')
+  })
+
+  it('Consumer: the loop and run() fail when the consumer stops on its own (the stream was deleted)', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'gone', shardCount: 1 })).status, 201)
+    const c = new Consumer({ endpoint: s.url, stream: 'gone', group: 'g', leaseTtlMs: 1500 })
+    const loop = (async () => {
+      for await (const _ of c) {
+        // nothing to read
+      }
+    })()
+    await waitFor(() => c.shards.length === 1, { timeoutMs: 5000 })
+    assert.equal((await s.request('DELETE', '/v1/streams/gone')).status, 204)
+    await assert.rejects(loop, (err: SluiceError) => err.code === 'StreamNotFound')
+  })
+
+  it('Producer: puts waiting for space keep their order, and close() waits for them', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'fifo', shardCount: 1 })).status, 201)
+    // Two records of 601 B do not fit together in 1,000 B: the second waits, and a small third put
+    // must wait behind it, not overtake it.
+    const big = 'x'.repeat(600)
+    const p = new Producer({ endpoint: s.url, stream: 'fifo', maxBufferedBytes: 1000, lingerMs: 50 })
+    const puts = [p.put('k', `A${big}`), p.put('k', `B${big}`), p.put('k', 'C')]
+    await Promise.all(puts)
+    // close() right after puts that wait for space: every one of them is acknowledged before it resolves.
+    const q = new Producer({ endpoint: s.url, stream: 'fifo', maxBufferedRecords: 5 })
+    const acked: number[] = []
+    const more = Array.from({ length: 12 }, (_, i) => q.put('k', `q${i}`).then(() => acked.push(i)))
+    await q.close()
+    assert.equal(acked.length, 12, `close() resolved with ${acked.length} of 12 acknowledged`)
+    await Promise.all(more)
+    await p.close()
+    const stored = (await readAll(s, 'fifo', 'shardId-000000000000')).map((r) => Buffer.from(r.data, 'base64').toString()[0] === 'q' ? Buffer.from(r.data, 'base64').toString() : Buffer.from(r.data, 'base64').toString()[0])
+    assert.deepEqual(stored, ['A', 'B', 'C', ...Array.from({ length: 12 }, (_, i) => `q${i}`)])
   })
 
   it('Consumer: a long-held lease does not gather a listener per batch on its signal', async () => {

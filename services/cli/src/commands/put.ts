@@ -71,7 +71,9 @@ async function openInput(file: string | undefined): Promise<{ input: Readable; n
 }
 
 async function put(ctx: CliContext, file: string | undefined, o: PutOptions): Promise<ExitCodeValue> {
-  if (o.partitionKey !== undefined && (o.partitionKey.length < 1 || o.partitionKey.length > MAX_PARTITION_KEY_LENGTH)) {
+  // Characters as the service counts them: code points, not UTF-16 units.
+  const keyLength = o.partitionKey === undefined ? 0 : [...o.partitionKey].length
+  if (o.partitionKey !== undefined && (keyLength < 1 || keyLength > MAX_PARTITION_KEY_LENGTH)) {
     throw new UsageError(`--partition-key: must be 1 to ${MAX_PARTITION_KEY_LENGTH} characters`)
   }
   const { input, name, totalBytes } = await openInput(file)
