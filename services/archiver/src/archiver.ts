@@ -80,8 +80,16 @@ interface Backoff {
   until: number
 }
 
-/** Records read from Redis per XRANGE while cutting an object. */
+/**
+ * Records read from Redis per XRANGE while cutting an object: at most READ_BATCH, and no more than an
+ * object holds at the sizes seen so far — records of 1 MiB are not read a thousand at a time (each
+ * object would pull the whole backlog out of Redis). The first read of a call, sizes unknown, asks
+ * for FIRST_READ.
+ */
 const READ_BATCH = 1000
+const FIRST_READ = 4
+/** An NDJSON line's bytes besides the record's data and key: member names, sequence number, time. */
+const NDJSON_LINE_OVERHEAD = 120
 const EMPTY = Buffer.alloc(0)
 /**
  * NDJSON of open objects kept between passes, over all shards: a shard's next object is then read
@@ -115,6 +123,8 @@ export class Archiver {
   private readonly held = new Set<string>()
   /** per shard (`stream:generation:index`) */
   private readonly scans = new Map<string, Scan>()
+  /** Average bytes (data + partition key) of the records last read, by shard: sizes the next read. */
+  private readonly recordBytes = new Map<string, number>()
   /** capacity of the writers kept in `scans` */
   private keptTextBytes = 0
   private stopping = false
@@ -208,6 +218,7 @@ export class Archiver {
     // Scans of shards that are gone (their stream deleted) would keep their memory forever.
     const live = new Set(shards.map((ref) => scanId(ref)))
     for (const id of this.scans.keys()) if (!live.has(id)) this.dropScan(id)
+    for (const id of this.recordBytes.keys()) if (!live.has(id)) this.recordBytes.delete(id)
     const now = Date.now()
     let next = 0
     const worker = async (): Promise<void> => {
@@ -272,7 +283,7 @@ export class Archiver {
       if (!cut.object) break
       const object = await cut.object.encode(this.o.settings.prefix, ref.stream.name, ref.stream.generation)
       const started = process.hrtime.bigint()
-      await this.upload(object.description.key, object.body, object.md5, object.md5Hex)
+      await this.upload(object.description.key, object.body, object.md5)
       this.o.metrics.uploadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
       const committed = await this.index.commit(ref.keys, this.id, token, cursor, object.description)
       if (committed.kind !== 'committed') {
@@ -318,10 +329,15 @@ export class Archiver {
     const writer = scan.writer
     let count = 0
     let nowMs = 0
+    const seen = this.recordBytes.get(id)
+    let want = seen === undefined ? FIRST_READ : this.readSize(seen)
+    let seenBytes = 0
+    let seenRecords = 0
     // Until the end of the loop the scan's writer is not counted: a failure forgets the whole scan.
     try {
       for (;;) {
-        const { nowMs: now, batch } = await this.readRange(ref, scan.from, READ_BATCH)
+        const asked = want
+        const { nowMs: now, batch } = await this.readRange(ref, scan.from, asked)
         nowMs = now
         const head = batch[0]
         // (No cursor yet: nothing was ever trimmed, the head is the shard's first record.)
@@ -343,8 +359,12 @@ export class Archiver {
           last = e
         }
         if (last) scan.from = `(${last.entryId}`
-        count = scan.cutter.closable(nowMs, !ended && batch.length < READ_BATCH)
-        if (ended || batch.length < READ_BATCH) break
+        count = scan.cutter.closable(nowMs, !ended && batch.length < asked)
+        for (const e of batch) seenBytes += e.data.length + e.partitionKey.length
+        seenRecords += batch.length
+        if (seenRecords > 0) this.recordBytes.set(id, seenBytes / seenRecords)
+        if (ended || batch.length < asked) break
+        want = this.readSize(seenBytes / seenRecords)
       }
     } catch (err) {
       this.scans.delete(id)
@@ -375,6 +395,14 @@ export class Archiver {
       throw new StaleCursorError(`the records after cursor ${cursor ?? '(none)'} changed while archiving: another archiver moved on`)
     }
     return { object, backlogSeconds }
+  }
+
+  /**
+   * Records per read when they are `recordBytes` each on average (their stored base64 and key): what
+   * one object holds, and the one more that tells it is full.
+   */
+  private readSize(recordBytes: number): number {
+    return Math.min(READ_BATCH, Math.max(1, Math.floor(this.o.objects.maxBytes / (recordBytes + NDJSON_LINE_OVERHEAD))) + 1)
   }
 
   /** Forgets a shard's scan, and the memory its kept writer counted. */
@@ -417,14 +445,14 @@ export class Archiver {
     return { nowMs: Number(sec) * 1000 + Math.floor(Number(usec) / 1000), batch }
   }
 
-  private async upload(key: string, body: Buffer, md5: string, md5Hex: string): Promise<void> {
+  private async upload(key: string, body: Buffer, md5: string): Promise<void> {
     const bucket = this.o.settings.bucket
     try {
-      const put = await this.o.s3.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }),
-      )
-      const etag = put.ETag?.replace(/"/g, '')
-      if (etag && /^[0-9a-f]{32}$/.test(etag) && etag !== md5Hex) throw new Error(`S3 stored ${key} with ETag ${etag}, expected MD5 ${md5Hex}`)
+      // S3 checks the body against Content-MD5 itself and refuses a PUT that does not match. The
+      // ETag is not compared: with SSE-KMS or SSE-C (and some S3-compatible stores) it is not the MD5,
+      // and every upload would fail. No Content-Encoding either: the object is a .gz file, and stores
+      // that decompress gzip-encoded objects on the way out (GCS does) would hand back plain text.
+      await this.o.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentMD5: md5, ContentType: 'application/gzip' }))
       const head = await this.o.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
       if (head.ContentLength !== body.length) throw new Error(`S3 holds ${head.ContentLength} bytes for ${key}, expected ${body.length}`)
     } catch (err) {

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ListObjectsCommand } from '@aws-sdk/client-s3'
+import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3'
 import { StreamCatalog, shardKeys } from '@sluice/store'
 import { readAll } from '@sluice/ingest/testing'
 import { waitFor } from '@sluice/testkit'
@@ -55,6 +55,57 @@ describe('archive to S3', () => {
       }
     })
   }
+
+  it('an upload that outlasts the lease is still committed, and an ETag that is not the MD5 (SSE-KMS, SSE-C) does not stop archiving', async () => {
+    const stream = 'slow-s3'
+    assert.equal((await world.sluice.request('POST', '/v1/streams', { name: stream, shardCount: 1 })).status, 201)
+    // An S3 whose PUTs take longer than the archiver's lease, and that answers an ETag other than the
+    // body's MD5, as S3 does for objects encrypted with SSE-KMS or SSE-C.
+    const s3 = new S3Client({ endpoint: world.s3.endpoint, region: world.s3.region, forcePathStyle: true, credentials: world.s3.credentials, maxAttempts: 1 })
+    let puts = 0
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'PutObjectCommand') return next(args)
+        puts++
+        await new Promise((resolve) => setTimeout(resolve, 1300))
+        const out = await next(args)
+        ;(out.output as { ETag?: string }).ETag = '"0123456789abcdef0123456789abcdef"'
+        return out
+      },
+      { step: 'initialize', name: 'slowAndEncrypted' },
+    )
+    const { archiver, redis, close } = await archiverFor(world, { s3, leaseTtlMs: 1000 })
+    try {
+      const acked = await putMany(world.sluice, stream, 50)
+      await archiveAll(archiver, redis, stream, 15_000)
+      await assertArchiveExact(world, stream, acked)
+      assert.equal(puts, 1, 'one object, uploaded once: not again and again by each new lease')
+    } finally {
+      await close()
+      s3.destroy()
+    }
+  })
+
+  it('large records: each object reads about its own records from Redis, not the whole backlog', async () => {
+    const stream = 'big-records'
+    assert.equal((await world.sluice.request('POST', '/v1/streams', { name: stream, shardCount: 1, writeLimits: { recordsPerSecond: 100_000, bytesPerSecond: 1_000_000_000 } })).status, 201)
+    const acked = await putMany(world.sluice, stream, 40, { batch: 10, dataBytes: 200 * 1024 })
+    const { archiver, redis, close } = await archiverFor(world, { objects: { maxBytes: 512 * 1024, maxAgeMs: 200 } })
+    const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await redis.info('stats'))![1])
+    try {
+      const before = await sent()
+      await archiveAll(archiver, redis, stream)
+      const read = (await sent()) - before
+      await assertArchiveExact(world, stream, acked)
+      // 40 records stored as 273 KB of base64 each, one to an object: each object reads its record and
+      // the next (which tells it is full). Reading the backlog from the cursor for each object (a
+      // thousand records at a time) would send about 20 times what is stored.
+      const stored = 40 * Math.ceil((200 * 1024 + 10) / 3) * 4
+      assert.ok(read < 3 * stored, `Redis sent ${read} bytes to archive ${stored} bytes of records`)
+    } finally {
+      await close()
+    }
+  })
 
   it('tiered read: with a zero hot window Redis is trimmed to the archive, and reads run from TRIM_HORIZON through S3 into Redis unchanged', async () => {
     assert.equal((await world.sluice.request('POST', '/v1/streams', { name: 'tier', shardCount: 1, writeLimits: { recordsPerSecond: 100_000 } })).status, 201)

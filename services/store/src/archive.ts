@@ -263,8 +263,6 @@ export interface EncodedObject {
   body: Buffer
   /** base64 MD5 of the body, for Content-MD5 */
   md5: string
-  /** hex MD5, the ETag S3 answers for a single-part PUT */
-  md5Hex: string
   description: ArchivedObject
 }
 
@@ -339,7 +337,6 @@ export class ObjectWriter {
     return {
       body,
       md5: digest.toString('base64'),
-      md5Hex: digest.toString('hex'),
       description: {
         key: archiveObjectKey(prefix, stream, generation, this.shardIndex, sequenceNumberFromEntryId(first, this.shardIndex)),
         firstEntryId: first,

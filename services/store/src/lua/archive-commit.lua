@@ -4,7 +4,11 @@ archive-commit: record that one S3 object now holds the shard's records after th
 the cursor to its last record. Called only after the object's PUT succeeded and was verified.
 
 Fenced: only the lease holder with the current token may move the cursor, and only from where it
-believes the cursor is, so the objects of a shard chain without gap or overlap.
+believes the cursor is, so the objects of a shard chain without gap or overlap. The lease's expiry is
+not checked here: every claim of a lapsed or other archiver's lease takes a new token (archive-claim),
+so the token alone tells whether anyone claimed the shard since — and if nobody did, nobody else can
+have moved it. Checking the expiry too would refuse, forever, every object whose upload takes longer
+than the lease (a slow or throttling S3): the shard would never be archived again.
 
 KEYS[1]  shard archive HASH (owner, token, expires_ms, cursor, bytes)
 KEYS[2]  shard archived-objects ZSET (score: ordinal of the object's last record)
@@ -18,16 +22,14 @@ ARGV[6]  the object's description (JSON), the member of both ZSETs
 ARGV[7]  ordinal of its last record
 ARGV[8]  ms of its last record
 
-Returns: { 1 } committed; { 0 } the lease is lost (expired or taken); { -2, cursor } the cursor is
-not where the caller started (it is stale)
+Returns: { 1 } committed; { 0 } the lease is lost (claimed since, by another archiver or anew);
+{ -2, cursor } the cursor is not where the caller started (it is stale)
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local a = redis.call('HMGET', KEYS[1], 'owner', 'token', 'expires_ms', 'cursor')
-if a[1] ~= ARGV[1] or a[2] ~= ARGV[2] or (tonumber(a[3]) or 0) <= now then
+local a = redis.call('HMGET', KEYS[1], 'owner', 'token', 'cursor')
+if a[1] ~= ARGV[1] or a[2] ~= ARGV[2] then
   return { 0 }
 end
-local cursor = a[4] or ''
+local cursor = a[3] or ''
 if cursor ~= ARGV[3] then
   return { -2, cursor }
 end
