@@ -53,6 +53,8 @@ interface Pending {
   data: string
   size: number
   attempts: number
+  /** Refused by its shard's limit: not sent again before this (Date.now() ms); its key's later records wait too. */
+  notBefore: number
   resolve(r: PutResult): void
   reject(e: Error): void
 }
@@ -78,7 +80,11 @@ export class Producer {
   private bufferedCount = 0
   private bufferedBytes = 0
   private lingerTimer: NodeJS.Timeout | undefined
+  /** Whole requests failed (network, 503, 429): nothing is sent before this. */
   private retryAt = 0
+  /** The earliest time a record held back by its shard's limit may go again (0: none is). */
+  private deferredUntil = 0
+  private deferTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private closed = false
   /** close() was called: new puts are refused, those already waiting for space still go in. */
@@ -153,7 +159,7 @@ export class Producer {
       }
     }
     return new Promise<PutResult>((resolve, reject) => {
-      this.queue.push({ partitionKey, data: b64, size, attempts: 0, resolve, reject })
+      this.queue.push({ partitionKey, data: b64, size, attempts: 0, notBefore: 0, resolve, reject })
       if (!admitted) {
         this.bufferedCount++
         this.bufferedBytes += size
@@ -241,6 +247,17 @@ export class Producer {
       while (this.inFlight < this.o.maxInFlight && this.sendBatch()) {
         // keep filling the in-flight slots
       }
+      // What is left waits for its shard's backoff (or for its key's request in flight, whose answer
+      // pumps again): wake up when the first backoff ends.
+      if (this.deferTimer) clearTimeout(this.deferTimer)
+      this.deferTimer = undefined
+      if (this.inFlight < this.o.maxInFlight && this.deferredUntil > Date.now()) {
+        this.deferTimer = setTimeout(() => {
+          this.deferTimer = undefined
+          this.schedule(true)
+        }, this.deferredUntil - Date.now())
+        return
+      }
     }
     if (!this.lingerTimer && this.queue.length > 0) {
       this.lingerTimer = setTimeout(() => {
@@ -256,11 +273,15 @@ export class Producer {
     const waiting: Pending[] = []
     const blocked = new Set<string>()
     let bytes = 0
+    const now = Date.now()
+    this.deferredUntil = 0
     // Look at a bounded window: records beyond it keep their place (and so their key order).
     const window = Math.min(this.queue.length, this.o.maxBatchRecords * 10)
     for (let i = 0; i < window; i++) {
       const p = this.queue[i]!
-      const blockedKey = this.inFlightKeys.has(p.partitionKey) || blocked.has(p.partitionKey)
+      const deferred = p.notBefore > now
+      if (deferred && (this.deferredUntil === 0 || p.notBefore < this.deferredUntil)) this.deferredUntil = p.notBefore
+      const blockedKey = deferred || this.inFlightKeys.has(p.partitionKey) || blocked.has(p.partitionKey)
       const fits = batch.length < this.o.maxBatchRecords && bytes + p.size <= MAX_PUT_PAYLOAD_BYTES
       if (!blockedKey && fits) {
         batch.push(p)
@@ -320,8 +341,13 @@ export class Producer {
       const attempt = Math.max(...retry.map((p) => ++p.attempts))
       this.queue = [...retry, ...this.queue]
       const now = Date.now()
-      this.retryAt = Math.max(this.retryAt, now + backoffMs(attempt, this.o.retryBaseMs, this.o.retryMaxMs, retryAfterMs))
-      const event: ProducerEvent = { type: 'retrying', records: retry.length, throttled, inMs: this.retryAt - now, ...(failure ? { error: failure } : {}) }
+      const until = now + backoffMs(attempt, this.o.retryBaseMs, this.o.retryMaxMs, retryAfterMs)
+      // The whole request failed (network, 503, 429 for all): the service itself is struggling, so
+      // everything waits. Records refused one by one were refused by their own shards' limits: only
+      // they (and their keys' later records) wait; records for other shards go on.
+      if (failure) this.retryAt = Math.max(this.retryAt, until)
+      else for (const p of retry) p.notBefore = until
+      const event: ProducerEvent = { type: 'retrying', records: retry.length, throttled, inMs: until - now, ...(failure ? { error: failure } : {}) }
       for (const l of this.listeners) l(event)
     }
     this.wakeIdle()
@@ -338,6 +364,7 @@ export class Producer {
     for (const p of this.queue.splice(0)) this.settle(p, () => p.reject(err))
     if (this.lingerTimer) clearTimeout(this.lingerTimer)
     if (this.retryTimer) clearTimeout(this.retryTimer)
+    if (this.deferTimer) clearTimeout(this.deferTimer)
     for (const w of this.spaceWaiters.splice(0)) w.let(false)
     this.wakeIdle()
   }

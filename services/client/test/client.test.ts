@@ -4,6 +4,7 @@ import { getEventListeners } from 'node:events'
 import { waitFor } from '@sluice/testkit'
 import { readAll, startSluice, type Sluice } from '@sluice/ingest/testing'
 import { ApiKeys, connectRedis, createRedisClient } from '@sluice/store'
+import { hashKeyForPartitionKey } from '@sluice/protocol'
 import { Consumer, Producer, SluiceClient, SluiceError, type Batch, type ConsumerEvent, type ProducerEvent } from '../src/index.js'
 
 describe('@sluice/client', () => {
@@ -284,6 +285,23 @@ describe('@sluice/client', () => {
     await p.close()
     const stored = (await readAll(s, 'fifo', 'shardId-000000000000')).map((r) => Buffer.from(r.data, 'base64').toString()[0] === 'q' ? Buffer.from(r.data, 'base64').toString() : Buffer.from(r.data, 'base64').toString()[0])
     assert.deepEqual(stored, ['A', 'B', 'C', ...Array.from({ length: 12 }, (_, i) => `q${i}`)])
+  })
+
+  it('Producer: records refused by one shard\'s limit wait; records for other shards go on', async () => {
+    assert.equal((await s.request('POST', '/v1/streams', { name: 'skew', shardCount: 2, writeLimits: { recordsPerSecond: 100 } })).status, 201)
+    // A key for each shard (MD5 routing: the lower half of the hash space is shard 0).
+    const half = 2n ** 127n
+    const keyFor = (shard: number) => Array.from({ length: 100 }, (_, i) => `key-${i}`).find((k) => (hashKeyForPartitionKey(k) < half) === (shard === 0))!
+    const p = new Producer({ endpoint: s.url, stream: 'skew' })
+    // 1,000 records for shard 0 at 100 records/s: about 10 s of backlog, throttled all along.
+    const hot = Array.from({ length: 1000 }, (_, i) => p.put(keyFor(0), `hot-${i}`))
+    await waitFor(() => p.buffered < 1000, { timeoutMs: 5000, message: 'the first hot records are taken' })
+    // Ten puts for shard 1, one after another: none waits for shard 0's backoff (each at least the
+    // 1 s Retry-After), so they are all in while most of the hot backlog is still waiting.
+    for (let i = 0; i < 10; i++) assert.equal((await p.put(keyFor(1), `cold-${i}`)).shardId, 'shardId-000000000001')
+    assert.ok(p.buffered > 500, `the cold records were held behind the hot shard: only ${p.buffered} hot records left`)
+    await Promise.all(hot)
+    await p.close()
   })
 
   it('Consumer: a long-held lease does not gather a listener per batch on its signal', async () => {
