@@ -114,13 +114,20 @@ describe('archive to S3', () => {
     const { archiver, redis, close } = await archiverFor(world, { hotRetentionMs: 0 })
     try {
       const first = await putMany(world.sluice, 'tier', 3000, { tag: 'a' })
+      await new Promise((resolve) => setTimeout(resolve, 20)) // so the newest record is later than the first
+      const newest = await putMany(world.sluice, 'tier', 1, { tag: 'a' })
       await archiveAll(archiver, redis, 'tier')
       const stream = (await new StreamCatalog(redis).get('tier'))!
       const keys = shardKeys('tier', stream.generation, 0)
       assert.equal(await redis.xlen(keys.log), 0, 'everything archived was trimmed from Redis')
+      // Read from the archive alone, a reader is still told how far behind the newest record it is.
+      const oldest = await world.sluice.request('GET', '/v1/streams/tier/shards/shardId-000000000000/records?from=TRIM_HORIZON&limit=1')
+      const msOf = (seq: string) => Number(seq.slice(1, 16))
+      assert.equal(oldest.body.millisBehindLatest, msOf(newest.get('shardId-000000000000')![0]!) - msOf(oldest.body.records[0].sequenceNumber))
+      assert.ok(oldest.body.millisBehindLatest >= 20)
       // Records that only Redis holds follow the archived ones.
       const second = await putMany(world.sluice, 'tier', 500, { tag: 'b' })
-      const written = [...first.get('shardId-000000000000')!, ...second.get('shardId-000000000000')!]
+      const written = [...first.get('shardId-000000000000')!, ...newest.get('shardId-000000000000')!, ...second.get('shardId-000000000000')!]
       const read = await readAll(world.sluice, 'tier', 'shardId-000000000000')
       assert.deepEqual(
         read.map((r: any) => r.sequenceNumber),

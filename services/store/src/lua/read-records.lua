@@ -20,7 +20,8 @@ ARGV[3]  max bytes (data + partition key, data counted decoded) in one answer; a
          is always returned if there is one, so a single large record cannot block a reader
 
 Returns: { 1, tipId, id_1, key_1, data_1, ..., id_n, key_n, data_n }
-  tipId  the id of the shard's newest entry ("0-0" when empty); lets the caller compute lag
+  tipId  the id of the shard's newest record, even when it was trimmed ("0-0" when none was ever
+         written); lets the caller compute lag
 or { 2, tipId, belowId }: the start lies in the trimmed part, read the archive
 Errors (first element <= 0, nothing read):
   { -1 }               the shard state key is missing: the stream was deleted
@@ -66,7 +67,14 @@ local maxCount = tonumber(ARGV[2])
 local maxBytes = tonumber(ARGV[3])
 local tip = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local tipId = '0-0'
-if tip[1] then tipId = tip[1][1] end
+if tip[1] then
+  tipId = tip[1][1]
+else
+  -- Every record trimmed to the archive: the newest one's id is still in the state (put-records
+  -- writes "<last_ms>-<ordinal>"), so a reader of the archive is told how far behind it is.
+  local newest = redis.call('HMGET', KEYS[1], 'last_ms', 'ordinal')
+  if newest[1] and newest[2] and tonumber(newest[2]) > 0 then tipId = newest[1] .. '-' .. newest[2] end
+end
 
 local below = redis.call('HGET', KEYS[3], 'below')
 if below then
