@@ -5,7 +5,7 @@
  * crash at most the records since the last checkpoint are delivered again (at-least-once). A batch
  * counts as handled when the loop asks for the next one (or run()'s handler resolved): leaving the
  * loop early (break, return, a throw), or close() while the body works on a batch, leaves that batch
- * unchecked-pointed — it is delivered again, to this group's next owner of the shard. When a lease is
+ * not checkpointed — it is delivered again, to whoever owns the shard next. When a lease is
  * lost (the service gave it to another worker, or no heartbeat got through for a whole lease TTL), the
  * shard's batches' `signal` aborts and no more of that shard is delivered. Memory is bounded: each
  * shard has at most one batch waiting.
