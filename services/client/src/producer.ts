@@ -80,7 +80,7 @@ export class Producer {
   private bufferedCount = 0
   private bufferedBytes = 0
   private lingerTimer: NodeJS.Timeout | undefined
-  /** Whole requests failed (network, 503, 429): nothing is sent before this. */
+  /** Whole requests failed (network, 503): nothing is sent before this. */
   private retryAt = 0
   /** The earliest time a record held back by its shard's limit may go again (0: none is). */
   private deferredUntil = 0
@@ -342,7 +342,7 @@ export class Producer {
       this.queue = [...retry, ...this.queue]
       const now = Date.now()
       const until = now + backoffMs(attempt, this.o.retryBaseMs, this.o.retryMaxMs, retryAfterMs)
-      // The whole request failed (network, 503, 429 for all): the service itself is struggling, so
+      // The whole request failed (network, 503): the service itself is struggling, so
       // everything waits. Records refused one by one were refused by their own shards' limits: only
       // they (and their keys' later records) wait; records for other shards go on.
       if (failure) this.retryAt = Math.max(this.retryAt, until)
