@@ -123,7 +123,7 @@ export class Archiver {
   private readonly held = new Set<string>()
   /** per shard (`stream:generation:index`) */
   private readonly scans = new Map<string, Scan>()
-  /** Average bytes (data + partition key) of the records last read, by shard: sizes the next read. */
+  /** Average bytes (stored base64 data + partition key) of the records last read, by shard: sizes the next read. */
   private readonly recordBytes = new Map<string, number>()
   /** capacity of the writers kept in `scans` */
   private keptTextBytes = 0
