@@ -219,6 +219,9 @@ export class Archiver {
     const live = new Set(shards.map((ref) => scanId(ref)))
     for (const id of this.scans.keys()) if (!live.has(id)) this.dropScan(id)
     for (const id of this.recordBytes.keys()) if (!live.has(id)) this.recordBytes.delete(id)
+    // So do their leases (the held-leases gauge counted them forever) and backoffs.
+    for (const id of this.held) if (!live.has(id)) this.held.delete(id)
+    for (const id of this.backoff.keys()) if (!live.has(id)) this.backoff.delete(id)
     const now = Date.now()
     let next = 0
     const worker = async (): Promise<void> => {
@@ -302,7 +305,13 @@ export class Archiver {
       this.o.metrics.compressedBytes.inc({ stream: ref.stream.name }, object.body.length)
     }
     summary.trimmed += await this.trim(ref)
-    summary.expired += await this.expire(ref)
+    // A bucket that refuses deletes (no permission, Object Lock) keeps expired objects — readers never
+    // return their records (the retention floor) — but must not hold up archiving: the failure is
+    // counted (s3 errors, operation delete) and logged, the shard is not put in backoff.
+    summary.expired += await this.expire(ref).catch((err: unknown) => {
+      this.o.log.warn({ stream: ref.stream.name, shard: ref.shardIndex, err: String(err) }, 'could not delete expired objects; will try again next pass')
+      return 0
+    })
   }
 
   /**

@@ -86,6 +86,21 @@ describe('archive to S3', () => {
     }
   })
 
+  it('a deleted stream\'s leases leave the held-leases count', async () => {
+    assert.equal((await world.sluice.request('POST', '/v1/streams', { name: 'short-lived', shardCount: 2 })).status, 201)
+    const { archiver, redis, close } = await archiverFor(world)
+    try {
+      await putMany(world.sluice, 'short-lived', 20)
+      await archiveAll(archiver, redis, 'short-lived')
+      const held = (await archiver.pass()).held
+      assert.ok(held >= 2, `holds the stream's shards (${held})`)
+      assert.equal((await world.sluice.request('DELETE', '/v1/streams/short-lived')).status, 204)
+      assert.equal((await archiver.pass()).held, held - 2)
+    } finally {
+      await close()
+    }
+  })
+
   it('large records: each object reads about its own records from Redis, not the whole backlog', async () => {
     const stream = 'big-records'
     assert.equal((await world.sluice.request('POST', '/v1/streams', { name: stream, shardCount: 1, writeLimits: { recordsPerSecond: 100_000, bytesPerSecond: 1_000_000_000 } })).status, 201)
@@ -219,6 +234,24 @@ describe('archive to S3', () => {
         assert.equal(res.body.records.length, 0, 'expired records are not returned')
       } finally {
         await later.close()
+      }
+      // A bucket that refuses deletes (no permission, Object Lock): the objects stay, archiving goes on.
+      const refusing = new S3Client({ endpoint: world.s3.endpoint, region: world.s3.region, forcePathStyle: true, credentials: world.s3.credentials, maxAttempts: 1 })
+      refusing.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'DeleteObjectCommand') throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' })
+          return next(args)
+        },
+        { step: 'initialize', name: 'refuseDeletes' },
+      )
+      const locked = await archiverFor(world, { s3: refusing, hotRetentionMs: 0, clock: async () => Date.now() + 25 * 3_600_000 })
+      try {
+        const summary = await locked.archiver.pass()
+        assert.equal(summary.failures, 0, 'a refused delete is not an archiving failure (no backoff)')
+        assert.equal(await list(), objects)
+      } finally {
+        await locked.close()
+        refusing.destroy()
       }
       // The archiver, 25 hours later, deletes the expired objects and forgets them.
       const late = await archiverFor(world, { hotRetentionMs: 0, clock: async () => Date.now() + 25 * 3_600_000 })
