@@ -40,6 +40,9 @@ async function main(): Promise<void> {
     const scopes = values.scope ?? []
     if (scopes.length === 0) fail(`create needs at least one --scope\n${USAGE}`)
     for (const s of scopes) if (!parseScope(s)) fail(`--scope ${s}: not a scope (read|write|admin, a colon, then a stream name, a prefix ending in *, or *)`)
+    // The same rule as POST /v1/keys: names are printed in terminals and tab-separated listings.
+    const name = values.name ?? ''
+    if (name.length > 128 || /[\u0000-\u001F\u007F-\u009F]/.test(name)) fail('--name: at most 128 characters, without control characters')
   } else if (command === 'revoke') {
     if (rest.length !== 1) fail(`revoke takes one key id\n${USAGE}`)
   } else if (command !== 'list') {

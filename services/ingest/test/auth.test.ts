@@ -110,6 +110,12 @@ describe('access control (SLUICE_AUTH=on)', () => {
   it('keys made over REST work at once; revoked over REST they are refused at once; the token is never listed', async () => {
     const made = await as('admin', 'POST', '/v1/keys', { scopes: ['write:logs-*'], name: 'rest-made' })
     assert.equal(made.status, 201, made.text)
+    // A name is printed in terminals and tables: no control characters, C1 (U+0080–U+009F) included.
+    for (const name of ['tab\there', 'next\u0085line', 'csi\u009b2J']) {
+      const bad = await as('admin', 'POST', '/v1/keys', { scopes: ['write:logs-*'], name })
+      assert.equal(bad.status, 400, JSON.stringify(name))
+      assert.equal(bad.body.error.field, 'name')
+    }
     const t: string = made.body.token
     assert.equal((await as(t, 'POST', '/v1/streams/logs-app/records', { records: [{ partitionKey: 'k', data: b64('y') }] })).status, 200)
     assert.equal((await as(t, 'GET', '/v1/streams/logs-app/shards/shardId-000000000000/records?from=TRIM_HORIZON')).status, 403)

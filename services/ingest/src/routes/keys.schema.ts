@@ -14,7 +14,7 @@ const keyNameSchema = {
   type: 'string',
   maxLength: 128,
   // No control characters: names are printed in terminals and tables.
-  pattern: '^[^\\u0000-\\u001F\\u007F]*$',
+  pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$',
   description: 'at most 128 characters, without control characters',
 } as const
 
