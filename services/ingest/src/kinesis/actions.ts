@@ -403,13 +403,6 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
         throw new KinesisError('InvalidArgumentException', 'Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.')
       }
       timestampMs = Math.max(0, Math.round(timestamp * 1000))
-      const now = ctx.now()
-      if (timestampMs > now) {
-        throw new KinesisError(
-          'InvalidArgumentException',
-          `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${timestampMs}, currentTimestampInMillis: ${now}`,
-        )
-      }
     }
     const view = await requireStream(ctx, stream)
     const index = parseShardId(shardId)
@@ -420,6 +413,14 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     try {
       return { ShardIterator: await getShardIterator(ctx, stream, shardId, spec) }
     } catch (err) {
+      // The shared check refuses a start in the future (startPosition): in AWS' words.
+      if (err instanceof Error && 'code' in err && err.code === 'ValidationError' && 'field' in err && err.field === 'timestamp') {
+        throw new KinesisError(
+          'InvalidArgumentException',
+          `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${timestampMs}, currentTimestampInMillis: ${ctx.now()}`,
+          { cause: err },
+        )
+      }
       // A sequence number of another shard or not of this service: Kinesis calls that an invalid argument.
       if (err instanceof Error && 'code' in err && err.code === 'ValidationError') {
         throw new KinesisError('InvalidArgumentException', `StartingSequenceNumber ${sequenceNumber} used in GetShardIterator on shard ${shardId} in stream ${stream} under account ${ACCOUNT_ID} is invalid.`, { cause: err })
