@@ -369,7 +369,8 @@ export class Archiver {
         }
         if (last) scan.from = `(${last.entryId}`
         count = scan.cutter.closable(nowMs, !ended && batch.length < asked)
-        for (const e of batch) seenBytes += e.data.length + e.partitionKey.length
+        // What the records take in NDJSON: the data as base64, and the key.
+        for (const e of batch) seenBytes += Math.ceil(e.data.length / 3) * 4 + e.partitionKey.length
         seenRecords += batch.length
         if (seenRecords > 0) this.recordBytes.set(id, seenBytes / seenRecords)
         if (ended || batch.length < asked) break
@@ -407,7 +408,7 @@ export class Archiver {
   }
 
   /**
-   * Records per read when they are `recordBytes` each on average (their stored base64 and key): what
+   * Records per read when they are `recordBytes` each on average (their base64 and key): what
    * one object holds, and the one more that tells it is full.
    */
   private readSize(recordBytes: number): number {
@@ -428,7 +429,7 @@ export class Archiver {
 
   /** Redis time and up to `count` records from `from`, in one MULTI (time first). */
   private async readRange(ref: ShardRef, from: string, count: number): Promise<{ nowMs: number; batch: EntryToArchive[] }> {
-    // Bytes, not strings: the data goes into the object as it is, so it is never decoded to a string.
+    // Bytes, not strings: the data is stored as bytes, and a partition key is decoded once.
     const replies = await this.o.redis.multi().time().xrangeBuffer(ref.keys.log, from, '+', 'COUNT', count).exec()
     if (!replies) throw new Error('MULTI was aborted')
     const [timeReply, rangeReply] = replies
@@ -447,7 +448,9 @@ export class Archiver {
         const name = fields[j]!
         if (name.length !== 1) continue
         if (name[0] === 0x6b /* k */) partitionKey = fields[j + 1]!.toString('utf8')
-        else if (name[0] === 0x64 /* d */) data = fields[j + 1]!
+        else if (name[0] === 0x62 /* b */) data = fields[j + 1]!
+        // written by earlier versions: the data as base64 text
+        else if (name[0] === 0x64 /* d */) data = Buffer.from(fields[j + 1]!.toString('latin1'), 'base64')
       }
       batch[i] = { entryId, partitionKey, data }
     }

@@ -120,7 +120,7 @@ describe('put and read', () => {
     )
   })
 
-  it('stores data in canonical base64: the same bytes, however the client spelled the last character', async () => {
+  it('stores the bytes: read back in canonical base64, however the client spelled the last character', async () => {
     await s.request('POST', '/v1/streams', { name: 'canon', shardCount: 1 })
     // "YR==" and "YQ==" are both the byte 0x61; strict decoders refuse the first.
     const put = await s.request('POST', '/v1/streams/canon/records', { records: [{ partitionKey: 'k', data: 'YR==' }, { partitionKey: 'k', data: 'YWJ=' }, { partitionKey: 'k', data: 'YWJj' }] })

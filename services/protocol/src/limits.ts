@@ -50,25 +50,6 @@ export function base64DecodedLength(b64: string): number {
   return (n / 4) * 3 - pad
 }
 
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-
-/**
- * The canonical spelling of padded base64 (already checked by isBase64): the bits after the last
- * byte cleared. "YR==" and "YQ==" decode to the same byte, but strict decoders refuse the first; a
- * record's data is stored, and returned, in the canonical form. Only the character before the padding
- * can differ, so this looks at no more than three characters.
- */
-export function canonicalBase64(b64: string): string {
-  const n = b64.length
-  if (n < 4 || b64.charCodeAt(n - 1) !== 61 /* = */) return b64
-  const pad = b64.charCodeAt(n - 2) === 61 ? 2 : 1
-  const at = n - 1 - pad
-  const value = BASE64_ALPHABET.indexOf(b64[at]!)
-  const unused = pad === 2 ? 0x0f : 0x03
-  if (value < 0 || (value & unused) === 0) return b64
-  return b64.slice(0, at) + BASE64_ALPHABET[value & ~unused]! + b64.slice(at + 1)
-}
-
 // Node's base64 decoder (C++) skips characters outside the alphabet, so a string of standard,
 // padded base64 is exactly one that decodes to (length / 4) * 3 - padding bytes, once three traps
 // are closed: it also accepts the URL-safe "-" and "_", it reads only the low byte of a two-byte

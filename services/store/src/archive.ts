@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import { gunzipSync, gzip } from 'node:zlib'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
-import { ShardSequenceNumbers, base64DecodedLength, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
+import { ShardSequenceNumbers, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
 import { envReader } from './env.js'
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
@@ -110,8 +110,8 @@ export interface ArchivedObject {
 export interface EntryToArchive {
   entryId: string
   partitionKey: string
-  /** base64, as text or as the bytes of that text (what the archiver reads from Redis: no decoding) */
-  data: string | Buffer
+  /** the record's bytes */
+  data: Buffer
 }
 
 const gzipAsync = promisify(gzip)
@@ -137,18 +137,13 @@ export function entryOrdinal(entryId: string): number {
   return Number(entryId.slice(entryId.indexOf('-') + 1))
 }
 
-/** What `base64DecodedLength` says of the text these bytes spell. */
-function base64BytesDecodedLength(b64: Buffer): number {
-  const n = b64.length
-  if (n === 0) return 0
-  let pad = 0
-  if (b64[n - 1] === 61 /* = */) pad = b64[n - 2] === 61 ? 2 : 1
-  return (n / 4) * 3 - pad
+export function recordBytes(e: { partitionKey: string; data: Buffer }): number {
+  return e.data.length + Buffer.byteLength(e.partitionKey, 'utf8')
 }
 
-export function recordBytes(e: { partitionKey: string; data: string | Buffer }): number {
-  const data = typeof e.data === 'string' ? base64DecodedLength(e.data) : base64BytesDecodedLength(e.data)
-  return data + Buffer.byteLength(e.partitionKey, 'utf8')
+/** Characters of the padded base64 of `bytes` bytes. */
+function base64Length(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3)
 }
 
 export interface ObjectLimits {
@@ -178,7 +173,7 @@ function jsonKey(key: string, plain = isPlainKey(key)): string {
  * escaping. This runs for every archived record.
  */
 export function ndjsonLine(e: EntryToArchive, shardIndex: number): string {
-  const data = typeof e.data === 'string' ? e.data : e.data.toString('latin1')
+  const data = e.data.toString('base64')
   return `${lineHead(sequenceNumberFromEntryId(e.entryId, shardIndex), jsonKey(e.partitionKey))}${data}${lineTail(String(entryMs(e.entryId)))}`
 }
 
@@ -198,7 +193,7 @@ export function ndjsonLineBytes(e: EntryToArchive): number {
   const key = e.partitionKey
   const keyBytes = isPlainKey(key) ? key.length + 2 : Buffer.byteLength(JSON.stringify(key))
   // {"sequenceNumber":"<42>","partitionKey":<key>,"data":"<data>","approximateArrivalTimestamp":<ms>}\n
-  return 19 + 42 + 17 + keyBytes + 9 + e.data.length + 32 + dash + 2
+  return 19 + 42 + 17 + keyBytes + 9 + base64Length(e.data.length) + 32 + dash + 2
 }
 
 /**
@@ -310,7 +305,7 @@ export class ObjectWriter {
     const sequenceNumber = this.sequenceNumbers.of(e.entryId)
     const plain = isPlainKey(e.partitionKey)
     this.at += this.text.write(lineHead(sequenceNumber, jsonKey(e.partitionKey, plain)), this.at, plain ? 'latin1' : 'utf8')
-    this.at += typeof e.data === 'string' ? this.text.write(e.data, this.at, 'latin1') : e.data.copy(this.text, this.at)
+    this.at += this.text.write(e.data.toString('base64'), this.at, 'latin1')
     const dash = e.entryId.indexOf('-')
     if (dash !== this.tailMs.length || !e.entryId.startsWith(this.tailMs)) {
       this.tailMs = e.entryId.slice(0, dash)

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Command, Redis, type Cluster } from 'ioredis'
+import { base64DecodedLength } from '@sluice/protocol'
 
 export type RedisClient = Redis | Cluster
 
@@ -55,29 +56,26 @@ export function loadScripts(): void {
   for (const name of Object.keys(FILES) as ScriptName[]) script(name)
 }
 
-/** Runs a script: `args` are its KEYS (numberOfKeys of them) followed by its ARGV. */
-export async function runScript(client: RedisClient, name: ScriptName, args: readonly ScriptArg[]): Promise<unknown> {
+/**
+ * Runs a script: `args` are its KEYS (numberOfKeys of them) followed by its ARGV. With `buffers`, the
+ * reply's strings come as Buffers (for scripts that return bytes); integers stay numbers.
+ */
+export async function runScript(client: RedisClient, name: ScriptName, args: readonly ScriptArg[], buffers = false): Promise<unknown> {
   const s = script(name)
+  // replyEncoding null: ioredis hands bulk strings over as Buffers.
+  const send = (command: 'evalsha' | 'eval', first: string): Promise<unknown> =>
+    client.sendCommand(new Command(command, [first, s.numberOfKeys, ...args], buffers ? { replyEncoding: null } : { replyEncoding: 'utf8' })) as Promise<unknown>
   try {
-    return await client.evalsha(s.sha, s.numberOfKeys, ...args)
+    return await send('evalsha', s.sha)
   } catch (err) {
     // NOSCRIPT: Redis refused before running anything, so sending the source is safe.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(s.lua, s.numberOfKeys, ...args)
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return send('eval', s.lua)
     throw err
   }
 }
 
 /** ScriptCall joins arguments into strings of about this many characters (see add()). */
 const PIECE_CHARS = 32 * 1024
-
-function utf8Body(args: ReadonlyArray<string | number>): string {
-  let body = ''
-  for (const a of args) {
-    const text = String(a)
-    body += `$${Buffer.byteLength(text, 'utf8')}\r\n${text}\r\n`
-  }
-  return body
-}
 
 /** A command whose RESP bytes were built by the caller; ioredis sends them as they are. */
 class EncodedCommand extends Command {
@@ -95,25 +93,39 @@ class EncodedCommand extends Command {
   }
 }
 
+/** How a piece of a ScriptCall becomes bytes. */
+const enum Piece {
+  /** latin1 text: one byte per character (ASCII, or the bytes of UTF-8 text) */
+  Text,
+  /** base64, decoded into the command */
+  Base64,
+  /** a Buffer, copied */
+  Bytes,
+}
+
 /**
  * One script call encoded here into a single buffer, for the hot path (put-records): ioredis would
  * look at every argument, measure each string's UTF-8 length, and, once one argument is a Buffer,
  * copy every argument into a buffer per command and then all commands of a tick into one more.
- * Here the arguments are joined into strings and written once into one buffer; arguments declared
- * ASCII (keys, numbers, base64 text) are measured by their length. Replies, timeouts, errors and
- * cluster routing are ioredis' as for any command.
+ * Here ASCII arguments are joined into strings, and the call is written once into one buffer,
+ * base64 arguments decoded straight into it (a record's data is never held as bytes of its own).
+ * Replies, timeouts, errors and cluster routing are ioredis' as for any command.
  *
- *   new ScriptCall('putRecords').key(a).key(b).key(c).ascii(n).text(partitionKey).run(client)
+ *   new ScriptCall('putRecords').key(a).key(b).key(c).ascii(n).text(partitionKey).base64(data, bytes).run(client)
  */
 export class ScriptCall {
   private readonly script: LoadedScript
   private readonly keys: string[] = []
-  private readonly args: Array<string | number> = []
-  /** The encoded arguments so far: whole pieces, then the one being joined. */
-  private readonly pieces: string[] = []
-  private piecesLength = 0
+  /** The arguments (base64 ones as their text), for EVAL after NOSCRIPT. */
+  private readonly args: ScriptArg[] = []
+  /** indexes in `args` of the base64 texts */
+  private readonly base64Args: number[] = []
+  /** The encoded arguments so far: whole pieces, then the text being joined. */
+  private readonly pieces: Array<string | Buffer> = []
+  private readonly kinds: Piece[] = []
+  /** bytes the pieces encode to */
+  private piecesBytes = 0
   private body = ''
-  private onlyAscii = true
 
   constructor(name: ScriptName) {
     this.script = script(name)
@@ -126,7 +138,7 @@ export class ScriptCall {
     return this.ascii(value)
   }
 
-  /** An argument known to be ASCII: a number, a key, base64 text. */
+  /** An argument known to be ASCII: a number, a key. */
   ascii(value: string | number): this {
     const text = typeof value === 'number' ? String(value) : value
     this.args.push(value)
@@ -137,9 +149,32 @@ export class ScriptCall {
   /** Any text: sent as UTF-8. */
   text(value: string): this {
     const bytes = Buffer.byteLength(value, 'utf8')
-    if (bytes !== value.length) this.onlyAscii = false
+    if (bytes !== value.length) return this.bytes(Buffer.from(value, 'utf8'))
     this.args.push(value)
     this.add(`$${bytes}\r\n`, value)
+    return this
+  }
+
+  /** Bytes, sent as they are. */
+  bytes(value: Buffer): this {
+    this.args.push(value)
+    this.piece(this.body + `$${value.length}\r\n`, Piece.Text)
+    this.piece(value, Piece.Bytes)
+    this.body = '\r\n'
+    return this
+  }
+
+  /**
+   * The bytes that standard, padded base64 `text` spells, `bytes` of them (the caller checked both:
+   * the call is refused unsent if the text decodes to another length).
+   */
+  base64(text: string, bytes: number): this {
+    if (text.length % 4 !== 0 || base64DecodedLength(text) !== bytes) throw new Error('ScriptCall: an argument declared base64 is not')
+    this.base64Args.push(this.args.length)
+    this.args.push(text)
+    this.piece(this.body + `$${bytes}\r\n`, Piece.Text)
+    this.piece(text, Piece.Base64, bytes)
+    this.body = '\r\n'
     return this
   }
 
@@ -150,33 +185,45 @@ export class ScriptCall {
    */
   private add(prefix: string, text: string): void {
     if (text.length >= PIECE_CHARS) {
-      this.piece(this.body + prefix)
-      this.piece(text)
+      this.piece(this.body + prefix, Piece.Text)
+      this.piece(text, Piece.Text)
       this.body = '\r\n'
       return
     }
     this.body += prefix + text + '\r\n'
     if (this.body.length >= PIECE_CHARS) {
-      this.piece(this.body)
+      this.piece(this.body, Piece.Text)
       this.body = ''
     }
   }
 
-  private piece(text: string): void {
-    this.pieces.push(text)
-    this.piecesLength += text.length
+  private piece(p: string | Buffer, kind: Piece, bytes = p.length): void {
+    this.pieces.push(p)
+    this.kinds.push(kind)
+    this.piecesBytes += bytes
   }
 
   /** The command's bytes: the header, then every argument as `$<bytes>\r\n<bytes>\r\n`. */
   private encode(head: string): Buffer {
-    // Once some text is not ASCII, every argument is measured again in UTF-8 bytes (puts with such
-    // partition keys are rare).
-    if (!this.onlyAscii) return Buffer.from(head + utf8Body(this.args), 'utf8')
     // latin1 writes each character as one byte: for ASCII that is its UTF-8, and much cheaper to make.
     if (this.pieces.length === 0) return Buffer.from(head + this.body, 'latin1')
-    const encoded = Buffer.allocUnsafe(head.length + this.piecesLength + this.body.length)
+    const encoded = Buffer.allocUnsafe(head.length + this.piecesBytes + this.body.length)
     let at = encoded.write(head, 0, 'latin1')
-    for (const p of this.pieces) at += encoded.write(p, at, 'latin1')
+    const { pieces, kinds } = this
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i]!
+      if (typeof p !== 'string') {
+        at += p.copy(encoded, at)
+      } else if (kinds[i] === Piece.Text) {
+        at += encoded.write(p, at, 'latin1')
+      } else {
+        // The length was declared before these bytes: a text that decodes to another would shift
+        // every argument after it.
+        const written = encoded.write(p, at, 'base64')
+        if (written !== base64DecodedLength(p)) throw new Error('ScriptCall: an argument declared base64 is not')
+        at += written
+      }
+    }
     encoded.write(this.body, at, 'latin1')
     return encoded
   }
@@ -191,7 +238,11 @@ export class ScriptCall {
       return await client.sendCommand(new EncodedCommand('evalsha', [s.sha, s.numberOfKeys, ...this.keys], encoded))
     } catch (err) {
       // NOSCRIPT: Redis refused before running anything, so sending the source is safe.
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(s.lua, s.numberOfKeys, ...this.args)
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        const args = [...this.args]
+        for (const i of this.base64Args) args[i] = Buffer.from(args[i] as string, 'base64')
+        return client.eval(s.lua, s.numberOfKeys, ...args)
+      }
       throw err
     }
   }

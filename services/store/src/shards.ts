@@ -17,6 +17,7 @@
  * shards. Redis then writes one large put while this process parses the next, where otherwise the
  * whole turn's puts would reach Redis at once and this process would wait for all of them.
  */
+import { base64DecodedLength } from '@sluice/protocol'
 import { guarded } from './errors.js'
 import { ScriptCall, inOneWrite, runScript } from './scripts.js'
 import { observed, type StoreObserver } from './observe.js'
@@ -27,8 +28,11 @@ export interface RecordToAppend {
   /** bytes charged to the write limit: decoded data + partition key */
   size: number
   partitionKey: string
-  /** base64 text (so ASCII: it is sent as is, one byte per character), stored and returned as is */
-  data: string
+  /**
+   * The record's bytes, or standard padded base64 of them (checked by the caller: what a put carries,
+   * decoded only as it is sent). Stored as bytes: a quarter less than base64 in Redis and its AOF.
+   */
+  data: Buffer | string
 }
 
 export type AppendResult =
@@ -42,6 +46,7 @@ export type AppendResult =
 export interface StoredEntry {
   entryId: string
   partitionKey: string
+  /** base64 */
   data: string
 }
 
@@ -177,7 +182,11 @@ export class ShardStore {
   private async appendNow(keys: ShardKeys, count: number, appends: readonly PendingAppend[], maxUnarchivedBytes: number): Promise<AppendResult> {
     const call = new ScriptCall('putRecords').key(keys.state).key(keys.log).key(keys.archive).ascii(count).ascii(maxUnarchivedBytes)
     for (const a of appends) {
-      for (const r of a.records) call.ascii(r.size).text(r.partitionKey).ascii(r.data)
+      for (const r of a.records) {
+        call.ascii(r.size).text(r.partitionKey)
+        if (typeof r.data === 'string') call.base64(r.data, base64DecodedLength(r.data))
+        else call.bytes(r.data)
+      }
     }
     const reply = await observed(this.observer, 'put-records', () => guarded(call.run(this.redis)))
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('put-records', reply)
@@ -195,14 +204,25 @@ export class ShardStore {
   /** Reads up to `count` records from `start`, at most `maxBytes` (but at least one record). */
   async read(keys: ShardKeys, start: ReadStart, count: number, maxBytes: number): Promise<ReadResult> {
     const from = start.kind === 'at' ? start.entryId : `(${start.entryId}`
-    const reply = await observed(this.observer, 'read-records', () => guarded(runScript(this.redis, 'readRecords', [keys.state, keys.log, keys.archive, from, count, maxBytes])))
+    const reply = await observed(this.observer, 'read-records', () =>
+      guarded(runScript(this.redis, 'readRecords', [keys.state, keys.log, keys.archive, from, count, maxBytes], true)),
+    )
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw malformed('read-records', reply)
     if (reply[0] === -1) return { kind: 'gone' }
     if (reply[0] === 0) return { kind: 'throttled', retryAfterMs: Number(reply[1]) }
     if (reply[0] === 2) return { kind: 'archived', tipEntryId: String(reply[1]), belowEntryId: String(reply[2]) }
     const entries: StoredEntry[] = []
     for (let i = 2; i + 2 < reply.length; i += 3) {
-      entries.push({ entryId: reply[i] as string, partitionKey: reply[i + 1] as string, data: reply[i + 2] as string })
+      const id = reply[i]
+      const key = reply[i + 1]
+      const data = reply[i + 2]
+      if (!Buffer.isBuffer(id) || !Buffer.isBuffer(key)) throw malformed('read-records', reply)
+      let base64: string
+      if (Buffer.isBuffer(data)) base64 = data.toString('base64')
+      // Written by an earlier version: the base64 text itself.
+      else if (Array.isArray(data) && Buffer.isBuffer(data[0])) base64 = (data[0] as Buffer).toString('latin1')
+      else throw malformed('read-records', reply)
+      entries.push({ entryId: id.toString('latin1'), partitionKey: key.toString('utf8'), data: base64 })
     }
     return { kind: 'records', entries, tipEntryId: String(reply[1]) }
   }

@@ -13,6 +13,9 @@ records and a refused record is never written. The `#!lua` line makes Redis refu
 with OOM before it starts (noeviction), so there is no partial write under memory pressure either.
 Time is Redis time (TIME), never a client's clock.
 
+Entry fields: k (partition key, UTF-8), b (the data's bytes). Entries written by earlier versions hold d (the
+data as base64 text) instead of b; readers take either.
+
 Token buckets: records and bytes, refilled continuously at the shard's rate, capacity = rate * burst
 seconds (Kinesis: 1 s). A record fits if >= 1 record token is left and the byte bucket holds its size;
 a record larger than the whole byte capacity fits only into a full bucket and leaves it in debt, so
@@ -29,7 +32,7 @@ ARGV[1]  n, the number of records
 ARGV[2]  most unarchived bytes the shard may hold (0: no bound, archiving is off)
 ARGV[3 + 3*(i-1)]  size of record i in bytes (decoded data + partition key), a decimal integer
 ARGV[4 + 3*(i-1)]  partition key of record i
-ARGV[5 + 3*(i-1)]  data of record i (base64 text, stored as is)
+ARGV[5 + 3*(i-1)]  data of record i: its bytes (decoded, not base64)
 
 Returns: { accepted, retryAfterMs, refusedBy, ms, ordinal }
   accepted      number of records written (a prefix of the batch)
@@ -111,7 +114,7 @@ for i = 1, n do
   accepted = accepted + 1
   ordinal = ordinal + 1
   -- Lua prints whole numbers below 1e14 without an exponent: exact for any ordinal a shard reaches.
-  redis.call('XADD', KEYS[2], idPrefix .. ordinal, 'k', ARGV[base + 1], 'd', ARGV[base + 2])
+  redis.call('XADD', KEYS[2], idPrefix .. ordinal, 'k', ARGV[base + 1], 'b', ARGV[base + 2])
 end
 -- Lua numbers travel as integers in replies and as strings in HSET: keep the fraction of the buckets.
 redis.call('HSET', KEYS[1], 'rtok', tostring(rtok), 'btok', tostring(btok), 'ts_us', string.format('%.0f', now),

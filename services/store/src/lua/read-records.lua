@@ -20,6 +20,8 @@ ARGV[3]  max bytes (data + partition key, data counted decoded) in one answer; a
          is always returned if there is one, so a single large record cannot block a reader
 
 Returns: { 1, tipId, id_1, key_1, data_1, ..., id_n, key_n, data_n }
+  data_i the record's bytes (entry field b); for a record written by an earlier version (field d,
+         base64 text) a one-element array holding that text
   tipId  the id of the shard's newest record, even when it was trimmed ("0-0" when none was ever
          written); lets the caller compute lag
 or { 2, tipId, belowId }: the start lies in the trimmed part, read the archive
@@ -105,12 +107,21 @@ while not full and taken < maxCount do
   for i = 1, #entries do
     local e = entries[i]
     local fields = e[2]
-    local key, data
+    local key, data, size
     for j = 1, #fields, 2 do
-      if fields[j] == 'k' then key = fields[j + 1] elseif fields[j] == 'd' then data = fields[j + 1] end
+      local name = fields[j]
+      if name == 'k' then
+        key = fields[j + 1]
+      elseif name == 'b' then
+        data = fields[j + 1]
+        size = #data
+      elseif name == 'd' then
+        -- written by an earlier version: base64 text, whose length * 3/4 is close enough for a response budget
+        data = { fields[j + 1] }
+        size = math.floor(#fields[j + 1] * 3 / 4)
+      end
     end
-    -- base64 length * 3/4 approximates the decoded size closely enough for a response budget.
-    local size = #key + math.floor(#data * 3 / 4)
+    size = size + #key
     if taken > 0 and bytes + size > maxBytes then
       full = true
       break
