@@ -43,12 +43,21 @@ export const MAX_BODY_STRING_LENGTH = 2 * 1024 * 1024
 /** Longest member name: Sluice's are short, tag keys at most 128 characters. */
 export const MAX_MEMBER_NAME_LENGTH = 1024
 
-/** The Kinesis route (dispatcher.ts): its bodies and errors follow AWS' protocol. */
-const KINESIS_URL = '/'
 const KINESIS_PUT_TARGETS = new Set(['Kinesis_20131202.PutRecord', 'Kinesis_20131202.PutRecords'])
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The request is on the Kinesis route (dispatcher.ts), whose bodies and errors follow AWS'
+     * protocol: set by its preParsing hook, refuseOversizedKinesisBody. (A flag rather than
+     * `routeOptions.url`, which builds a new object on every read.)
+     */
+    kinesisRoute: boolean
+  }
+}
+
 function isKinesis(req: FastifyRequest): boolean {
-  return req.routeOptions.url === KINESIS_URL
+  return req.kinesisRoute
 }
 
 /** The most a Kinesis request may carry: puts are large, every other action small. */
@@ -69,7 +78,7 @@ function kinesisTooLarge(req: FastifyRequest, limit: number, size: number): Kine
  * the parsers below once read.)
  */
 export function refuseOversizedKinesisBody(req: FastifyRequest, _reply: FastifyReply, payload: RequestPayload, done: (err?: Error | null, payload?: RequestPayload) => void): void {
-  if (!isKinesis(req)) return done(null, payload)
+  req.kinesisRoute = true
   const declared = Number(req.headers['content-length'])
   const limit = kinesisBodyLimit(req)
   if (declared > limit) return done(kinesisTooLarge(req, limit, declared))
@@ -221,7 +230,9 @@ function kinesisOversized(req: FastifyRequest, raw: Buffer): KinesisError | null
 
 /** JSON is UTF-8 (RFC 8259); a body declared in another charset would be misread, so it is refused. */
 function otherCharset(req: FastifyRequest): string | null {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.headers['content-type'] ?? '')?.[1]
+  const type = req.headers['content-type'] ?? ''
+  if (!type.includes(';')) return null
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1]
   return charset === undefined || /^utf-?8$/i.test(charset) ? null : charset.slice(0, 40)
 }
 

@@ -26,7 +26,9 @@ function isCbor(req: FastifyRequest): boolean {
 function send(req: FastifyRequest, reply: FastifyReply, answer: unknown): FastifyReply {
   reply.header('x-amzn-requestid', req.id)
   if (isCbor(req)) return reply.type(KINESIS_CBOR_TYPE).send(encodeCborAnswer(answer))
-  return reply.type(JSON_TYPE).send(JSON.stringify(answer))
+  // Bytes, so that the content type stays as AWS sends it: fastify adds "; charset=utf-8" to a JSON
+  // type sent with a string.
+  return reply.type(JSON_TYPE).send(Buffer.from(JSON.stringify(answer), 'utf8'))
 }
 
 /** Region of the SigV4 credential scope: Credential=<key>/<date>/<region>/kinesis/aws4_request. */
@@ -88,6 +90,7 @@ export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext, verifier
   // garbage collector measurably at tens of thousands of requests a second.
   app.decorateRequest('kinesisCall', null)
   app.decorateRequest('kinesisRawBody', null)
+  app.decorateRequest('kinesisRoute', false)
   app.addContentTypeParser(KINESIS_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: PUT_BODY_LIMIT }, (req, body, done) => {
     if (verifier) req.kinesisRawBody = body as Buffer
     kinesisJsonBodyParser(req, body as Buffer, done)
