@@ -90,7 +90,6 @@ const READ_BATCH = 1000
 const FIRST_READ = 4
 /** An NDJSON line's bytes besides the record's data and key: member names, sequence number, time. */
 const NDJSON_LINE_OVERHEAD = 120
-const EMPTY = Buffer.alloc(0)
 /**
  * NDJSON of open objects kept between passes, over all shards: a shard's next object is then read
  * from Redis once, not measured in one pass and read again in the pass that closes it. Beyond this,
@@ -123,7 +122,7 @@ export class Archiver {
   private readonly held = new Set<string>()
   /** per shard (`stream:generation:index`) */
   private readonly scans = new Map<string, Scan>()
-  /** Average bytes (stored base64 data + partition key) of the records last read, by shard: sizes the next read. */
+  /** Average bytes (data in base64 + partition key) of the records last read, by shard: sizes the next read. */
   private readonly recordBytes = new Map<string, number>()
   /** capacity of the writers kept in `scans` */
   private keptTextBytes = 0
@@ -442,8 +441,8 @@ export class Archiver {
     for (let i = 0; i < raw.length; i++) {
       const [id, fields] = raw[i]!
       const entryId = id.toString('latin1')
-      let partitionKey = ''
-      let data: Buffer = EMPTY
+      let partitionKey: string | undefined
+      let data: Buffer | undefined
       for (let j = 0; j + 1 < fields.length; j += 2) {
         const name = fields[j]!
         if (name.length !== 1) continue
@@ -452,6 +451,8 @@ export class Archiver {
         // written by earlier versions: the data as base64 text
         else if (name[0] === 0x64 /* d */) data = Buffer.from(fields[j + 1]!.toString('latin1'), 'base64')
       }
+      // An entry this version cannot read (another version's fields) is never archived as something else.
+      if (partitionKey === undefined || data === undefined) throw new Error(`entry ${entryId} of ${ref.keys.log} has fields this archiver does not know`)
       batch[i] = { entryId, partitionKey, data }
     }
     return { nowMs: Number(sec) * 1000 + Math.floor(Number(usec) / 1000), batch }

@@ -56,20 +56,28 @@ export function loadScripts(): void {
   for (const name of Object.keys(FILES) as ScriptName[]) script(name)
 }
 
+interface BufferScripting {
+  evalshaBuffer(sha: string, numberOfKeys: number, ...args: ScriptArg[]): Promise<unknown>
+  evalBuffer(lua: string, numberOfKeys: number, ...args: ScriptArg[]): Promise<unknown>
+}
+
 /**
  * Runs a script: `args` are its KEYS (numberOfKeys of them) followed by its ARGV. With `buffers`, the
  * reply's strings come as Buffers (for scripts that return bytes); integers stay numbers.
  */
 export async function runScript(client: RedisClient, name: ScriptName, args: readonly ScriptArg[], buffers = false): Promise<unknown> {
   const s = script(name)
-  // replyEncoding null: ioredis hands bulk strings over as Buffers.
-  const send = (command: 'evalsha' | 'eval', first: string): Promise<unknown> =>
-    client.sendCommand(new Command(command, [first, s.numberOfKeys, ...args], buffers ? { replyEncoding: null } : { replyEncoding: 'utf8' })) as Promise<unknown>
+  // ioredis' own methods, so that calls of one turn share a write (auto-pipelining); its *Buffer
+  // variants hand bulk strings over as Buffers (they exist for every command, but are not typed for
+  // the scripting ones).
+  const c = client as RedisClient & BufferScripting
   try {
-    return await send('evalsha', s.sha)
+    return await (buffers ? c.evalshaBuffer(s.sha, s.numberOfKeys, ...args) : c.evalsha(s.sha, s.numberOfKeys, ...args))
   } catch (err) {
     // NOSCRIPT: Redis refused before running anything, so sending the source is safe.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return send('eval', s.lua)
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+      return buffers ? c.evalBuffer(s.lua, s.numberOfKeys, ...args) : c.eval(s.lua, s.numberOfKeys, ...args)
+    }
     throw err
   }
 }

@@ -17,6 +17,7 @@
  * shards. Redis then writes one large put while this process parses the next, where otherwise the
  * whole turn's puts would reach Redis at once and this process would wait for all of them.
  */
+import { inspect } from 'node:util'
 import { base64DecodedLength } from '@sluice/protocol'
 import { guarded } from './errors.js'
 import { ScriptCall, inOneWrite, runScript } from './scripts.js'
@@ -88,7 +89,8 @@ interface PendingGroup {
 }
 
 function malformed(script: string, reply: unknown): Error {
-  return new Error(`${script} returned an unexpected reply: ${JSON.stringify(reply)?.slice(0, 200)}`)
+  // inspect, bounded: a read's reply can hold megabytes of record data.
+  return new Error(`${script} returned an unexpected reply: ${inspect(reply, { depth: 2, maxArrayLength: 8, maxStringLength: 64, breakLength: Infinity }).slice(0, 300)}`)
 }
 
 export class ShardStore {
@@ -219,8 +221,8 @@ export class ShardStore {
       if (!Buffer.isBuffer(id) || !Buffer.isBuffer(key)) throw malformed('read-records', reply)
       let base64: string
       if (Buffer.isBuffer(data)) base64 = data.toString('base64')
-      // Written by an earlier version: the base64 text itself.
-      else if (Array.isArray(data) && Buffer.isBuffer(data[0])) base64 = (data[0] as Buffer).toString('latin1')
+      // Written by an earlier version: base64 text, spelt canonically as the bytes are (it may say YR==).
+      else if (Array.isArray(data) && Buffer.isBuffer(data[0])) base64 = Buffer.from((data[0] as Buffer).toString('latin1'), 'base64').toString('base64')
       else throw malformed('read-records', reply)
       entries.push({ entryId: id.toString('latin1'), partitionKey: key.toString('utf8'), data: base64 })
     }
