@@ -70,6 +70,12 @@ export function createS3Client(settings: S3Settings, extra: Partial<S3ClientConf
     maxAttempts: 2,
     // Without a timeout, a request to an S3 that stopped answering would wait forever.
     requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000, throwOnRequestTimeout: true },
+    // No CRC32 "flexible checksums" (the SDK's default since 2025): uploads carry our Content-MD5,
+    // which every S3-compatible store checks, and gzip's own CRC covers what reads get back. The
+    // default computes a third hash over every object on the archiver's thread (with MD5 and SigV4's
+    // SHA-256), and stores that do not know its headers refuse the upload.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
     ...extra,
   })
 }
