@@ -13,8 +13,8 @@ records and a refused record is never written. The `#!lua` line makes Redis refu
 with OOM before it starts (noeviction), so there is no partial write under memory pressure either.
 Time is Redis time (TIME), never a client's clock.
 
-Entry fields: k (partition key, UTF-8), b (the data's bytes). Entries written by earlier versions hold d (the
-data as base64 text) instead of b; readers take either.
+Entry fields: k (partition key, UTF-8), b (the data's bytes). Entries written by earlier versions
+hold d (the data as base64 text) instead of b; readers take either.
 
 Token buckets: records and bytes, refilled continuously at the shard's rate, capacity = rate * burst
 seconds (Kinesis: 1 s). A record fits if >= 1 record token is left and the byte bucket holds its size;
