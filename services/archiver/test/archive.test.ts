@@ -215,6 +215,27 @@ describe('archive to S3', () => {
     }
   })
 
+  it('group lag counts the records only S3 still holds: a group that has not checkpointed has them all ahead', async () => {
+    assert.equal((await world.sluice.request('POST', '/v1/streams', { name: 'glag', shardCount: 1, writeLimits: { recordsPerSecond: 100_000 } })).status, 201)
+    const { archiver, redis, close } = await archiverFor(world, { hotRetentionMs: 0 })
+    try {
+      await putMany(world.sluice, 'glag', 400)
+      await archiveAll(archiver, redis, 'glag')
+      const stream = (await new StreamCatalog(redis).get('glag'))!
+      assert.equal(await redis.xlen(shardKeys('glag', stream.generation, 0).log), 0, 'everything archived was trimmed from Redis')
+      const base = '/v1/streams/glag/groups/late'
+      assert.equal((await world.sluice.request('POST', `${base}/workers/w/heartbeat`)).status, 200)
+      const group = await world.sluice.request('GET', base)
+      assert.equal(group.status, 200, group.text)
+      assert.equal(group.body.shards[0].lag.records, 400, 'before: 0, Redis holding none of them')
+      // Some records in Redis too: they and the archived ones.
+      await putMany(world.sluice, 'glag', 50)
+      assert.equal((await world.sluice.request('GET', base)).body.shards[0].lag.records, 450)
+    } finally {
+      await close()
+    }
+  })
+
   it('a read of archived records while S3 is unreachable is a 503 with Retry-After, and works again once S3 is back', async () => {
     // 'tier' was archived and trimmed to nothing by the tiered-read test; a fresh ingest has no cache.
     const { startSluice } = await import('@sluice/ingest/testing')

@@ -60,6 +60,11 @@ export class ArchiveReader {
     })
   }
 
+  /** The id of the oldest record the shard's archive still lists ("0-0" when it lists none). */
+  async oldestEntryId(keys: ShardKeys): Promise<string> {
+    return (await this.index.objectFromOrdinal(keys, 0))?.firstEntryId ?? '0-0'
+  }
+
   /**
    * Up to `count` records (and about `maxBytes`, at least one) from `start`, out of the one object
    * that holds it. A start written as "<ms>-0" (a timestamp, e.g. AT_TIMESTAMP or the retention

@@ -104,7 +104,11 @@ export async function describeGroup(ctx: ActionContext, stream: string, group: s
         const from = mark ? parts(entryIdFromSequenceNumber(mark)!.entryId) : null
         if (from) lag = { records: Math.max(0, tip.ordinal - from.ordinal), millis: Math.max(0, tip.ms - from.ms) }
         else {
-          const first = parts(await ctx.shards.firstEntryId(keys))
+          // No checkpoint: the group starts at TRIM_HORIZON, which includes what was archived to S3
+          // and trimmed from Redis.
+          let first = parts(await ctx.shards.firstEntryId(keys))
+          const archived = ctx.archive ? parts(await ctx.archive.oldestEntryId(keys)) : null
+          if (archived && archived.ordinal > 0 && (first.ordinal === 0 || archived.ordinal < first.ordinal)) first = archived
           lag = first.ordinal > 0 ? { records: tip.ordinal - first.ordinal + 1, millis: Math.max(0, tip.ms - first.ms) } : lag
         }
       }
