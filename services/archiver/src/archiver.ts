@@ -16,6 +16,7 @@
  */
 import { hostname } from 'node:os'
 import { CreateBucketCommand, DeleteObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { base64EncodedLength } from '@sluice/protocol'
 import {
   ArchiveIndex,
   StreamCatalog,
@@ -369,7 +370,7 @@ export class Archiver {
         if (last) scan.from = `(${last.entryId}`
         count = scan.cutter.closable(nowMs, !ended && batch.length < asked)
         // What the records take in NDJSON: the data as base64, and the key.
-        for (const e of batch) seenBytes += Math.ceil(e.data.length / 3) * 4 + e.partitionKey.length
+        for (const e of batch) seenBytes += base64EncodedLength(e.data.length) + e.partitionKey.length
         seenRecords += batch.length
         if (seenRecords > 0) this.recordBytes.set(id, seenBytes / seenRecords)
         if (ended || batch.length < asked) break

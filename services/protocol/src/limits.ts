@@ -41,6 +41,11 @@ export const DEFAULT_SHARD_READ_BYTES_PER_SECOND = 2 * 1024 * 1024
 export const MAX_CONFIGURED_RECORDS_PER_SECOND = 1_000_000_000
 export const MAX_CONFIGURED_BYTES_PER_SECOND = 1_000_000_000_000
 
+/** Characters of the standard, padded base64 of `bytes` bytes. */
+export function base64EncodedLength(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3)
+}
+
 /** Number of bytes a standard, padded base64 string decodes to (the string is assumed valid). */
 export function base64DecodedLength(b64: string): number {
   const n = b64.length

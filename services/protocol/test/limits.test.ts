@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { base64DecodedLength, isBase64 } from '../src/index.js'
+import { base64DecodedLength, base64EncodedLength, isBase64 } from '../src/index.js'
 
 describe('base64 checks', () => {
   it('accept every standard, padded encoding', () => {
@@ -9,6 +9,7 @@ describe('base64 checks', () => {
       const text = randomBytes(n).toString('base64')
       assert.equal(isBase64(text), true, text)
       assert.equal(base64DecodedLength(text), n)
+      assert.equal(base64EncodedLength(n), text.length)
     }
   })
   it('refuse everything else', () => {

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import { promisify } from 'node:util'
 import { gunzipSync, gzip } from 'node:zlib'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
-import { ShardSequenceNumbers, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
+import { ShardSequenceNumbers, base64EncodedLength, entryIdFromSequenceNumber, sequenceNumberFromEntryId, shardIdFor } from '@sluice/protocol'
 import { envReader } from './env.js'
 import { guarded } from './errors.js'
 import { runScript } from './scripts.js'
@@ -147,11 +147,6 @@ export function recordBytes(e: { partitionKey: string; data: Buffer }): number {
   return e.data.length + Buffer.byteLength(e.partitionKey, 'utf8')
 }
 
-/** Characters of the padded base64 of `bytes` bytes. */
-function base64Length(bytes: number): number {
-  return 4 * Math.ceil(bytes / 3)
-}
-
 export interface ObjectLimits {
   /** an object closes before its NDJSON (uncompressed) would pass this many bytes */
   maxBytes: number
@@ -199,7 +194,7 @@ export function ndjsonLineBytes(e: EntryToArchive): number {
   const key = e.partitionKey
   const keyBytes = isPlainKey(key) ? key.length + 2 : Buffer.byteLength(JSON.stringify(key))
   // {"sequenceNumber":"<42>","partitionKey":<key>,"data":"<data>","approximateArrivalTimestamp":<ms>}\n
-  return 19 + 42 + 17 + keyBytes + 9 + base64Length(e.data.length) + 32 + dash + 2
+  return 19 + 42 + 17 + keyBytes + 9 + base64EncodedLength(e.data.length) + 32 + dash + 2
 }
 
 /**

@@ -119,7 +119,7 @@ const enum Piece {
  * base64 arguments decoded straight into it (a record's data is never held as bytes of its own).
  * Replies, timeouts, errors and cluster routing are ioredis' as for any command.
  *
- *   new ScriptCall('putRecords').key(a).key(b).key(c).ascii(n).text(partitionKey).base64(data, bytes).run(client)
+ *   new ScriptCall('putRecords').key(a).key(b).key(c).ascii(n).text(partitionKey).base64(data).run(client)
  */
 export class ScriptCall {
   private readonly script: LoadedScript
@@ -173,11 +173,12 @@ export class ScriptCall {
   }
 
   /**
-   * The bytes that standard, padded base64 `text` spells, `bytes` of them (the caller checked both:
-   * the call is refused unsent if the text decodes to another length).
+   * The bytes that standard, padded base64 `text` spells (the caller checked it is base64: the call
+   * is refused unsent if the text decodes to another length than its padding says).
    */
-  base64(text: string, bytes: number): this {
-    if (text.length % 4 !== 0 || base64DecodedLength(text) !== bytes) throw new Error('ScriptCall: an argument declared base64 is not')
+  base64(text: string): this {
+    if (text.length % 4 !== 0) throw new Error('ScriptCall: an argument declared base64 is not')
+    const bytes = base64DecodedLength(text)
     this.base64Args.push(this.args.length)
     this.args.push(text)
     this.piece(this.body + `$${bytes}\r\n`, Piece.Text)

@@ -18,7 +18,6 @@
  * whole turn's puts would reach Redis at once and this process would wait for all of them.
  */
 import { inspect } from 'node:util'
-import { base64DecodedLength } from '@sluice/protocol'
 import { guarded } from './errors.js'
 import { ScriptCall, inOneWrite, runScript } from './scripts.js'
 import { observed, type StoreObserver } from './observe.js'
@@ -186,7 +185,7 @@ export class ShardStore {
     for (const a of appends) {
       for (const r of a.records) {
         call.ascii(r.size).text(r.partitionKey)
-        if (typeof r.data === 'string') call.base64(r.data, base64DecodedLength(r.data))
+        if (typeof r.data === 'string') call.base64(r.data)
         else call.bytes(r.data)
       }
     }

@@ -6,7 +6,6 @@
 import {
   MAX_PARTITION_KEY_LENGTH,
   MAX_READ_LIMIT,
-  MAX_PUT_PAYLOAD_BYTES,
   MAX_RECORDS_PER_PUT,
   MAX_RECORD_DATA_BYTES,
   MAX_RETENTION_HOURS,
@@ -368,10 +367,6 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     else if (list.length > MAX_RECORDS_PER_PUT) v.add(`[${list.length} records]`, 'records', `Member must have length less than or equal to ${MAX_RECORDS_PER_PUT}`)
     const records = (list ?? []).slice(0, MAX_RECORDS_PER_PUT).map((r, i) => readRecord(objectAt(r, `Records.${i}`), v, `records.${i + 1}.member.`))
     const stream = streamOf(body, v, call)
-    // The shared action refuses it too, in its own words; these are AWS'.
-    let total = 0
-    for (const r of records) total += base64DecodedLength(r.data) + Buffer.byteLength(r.partitionKey, 'utf8')
-    if (total > MAX_PUT_PAYLOAD_BYTES) throw new KinesisError('InvalidArgumentException', 'Records size exceeds 5 MB limit')
     const outcome = await putRecords(ctx, stream, records)
     return {
       FailedRecordCount: outcome.response.failedRecordCount,

@@ -104,6 +104,10 @@ export function toKinesisError(err: unknown, context: { stream?: string } = {}):
       case 'ProvisionedThroughputExceeded':
         return { error: new KinesisError('ProvisionedThroughputExceededException', `${err.message} under account ${ACCOUNT_ID}.`, { cause: err }), internal: false }
       case 'ValidationError':
+        // A put's records over 5 MiB (the only problem put-records reports on `records` as a whole), in AWS' words.
+        if (err.details?.some((d) => d.field === 'records')) {
+          return { error: new KinesisError('InvalidArgumentException', 'Records size exceeds 5 MB limit', { cause: err }), internal: false }
+        }
         return { error: new KinesisError('InvalidArgumentException', err.message, { cause: err }), internal: false }
       case 'PayloadTooLarge':
         return { error: new KinesisError('RequestEntityTooLargeException', err.message, { cause: err }), internal: false }
