@@ -3,7 +3,7 @@
  * not listen: tests use app.inject() or listen themselves; server.ts owns listen and signals.
  */
 import type { Ajv } from 'ajv'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex, Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { createIteratorCodec, isBase64, type ApiErrorDetail } from '@sluice/protocol'
@@ -23,6 +23,7 @@ import { recordRoutes } from './routes/records.js'
 import { streamRoutes } from './routes/streams.js'
 import { kinesisRoutes } from './kinesis/dispatcher.js'
 import { SigV4Verifier } from './kinesis/sigv4.js'
+import { kinesisPutFastPath, type FastPath } from './kinesis/fast-path.js'
 import { groupRoutes } from './routes/groups.js'
 import { keyRoutes } from './routes/keys.js'
 import { createDualProtocolServer, type DualProtocolServer } from './http-server.js'
@@ -38,10 +39,14 @@ export interface AppOptions {
   iteratorSecret?: Uint8Array
   /** Shared with the owner of the server for graceful shutdown (server.ts). */
   lifecycle?: Lifecycle
+  /** false: Kinesis puts go through fastify like every request (tests compare both ways in). */
+  kinesisFastPath?: boolean
 }
 
 /** The HTTP/2 side of the app's server, for graceful shutdown; set by buildApp. */
 export const http2Of = new WeakMap<FastifyInstance, DualProtocolServer>()
+/** The Kinesis puts' fast path of an app, when it has one; set by buildApp. */
+export const fastPathOf = new WeakMap<FastifyInstance, FastPath>()
 
 /** Every body is small but a put's (body-parsing.ts has the limits). */
 export { DEFAULT_BODY_LIMIT }
@@ -111,10 +116,21 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts
   let dual: DualProtocolServer | undefined
+  // Kinesis puts take a shorter way in than fastify's (kinesis/fast-path.ts), once the app is built.
+  let fastPath: FastPath | undefined
+  // Request ids as fastify's default makes them, from one counter for both ways in.
+  let lastRequestId = 0
+  const requestId = (): string => {
+    lastRequestId = (lastRequestId + 1) & 0x7fffffff
+    return `req-${lastRequestId.toString(36)}`
+  }
   const app = Fastify({
     // HTTP/1.1 and cleartext HTTP/2 on one port (the AWS SDK's default handler speaks h2c).
     serverFactory: (handler) => {
-      dual = createDualProtocolServer(handler, {
+      const route = (req: IncomingMessage, res: ServerResponse): void => {
+        if (fastPath === undefined || !fastPath.take(req, res)) handler(req, res)
+      }
+      dual = createDualProtocolServer(route, {
         maxConnections: config.maxConnections,
         headersTimeoutMs: config.headersTimeoutMs,
         requestTimeoutMs: config.requestTimeoutMs,
@@ -126,6 +142,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: loggerOptions(config.logLevel, opts.logStream),
     logController: new SluiceLogController(),
     requestIdHeader: 'x-request-id',
+    genReqId: requestId,
     bodyLimit: DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
@@ -198,6 +215,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const lifecycle = opts.lifecycle ?? new Lifecycle()
   let closed = false
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
   app.addHook('onClose', async () => {
     closed = true
   })
@@ -262,7 +284,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   recordRoutes(app, ctx)
   groupRoutes(app, ctx)
   keyRoutes(app, ctx)
-  kinesisRoutes(app, ctx, config.awsCredentials ? new SigV4Verifier(config.awsCredentials) : undefined)
+  const verifier = config.awsCredentials ? new SigV4Verifier(config.awsCredentials) : undefined
+  kinesisRoutes(app, ctx, verifier)
+  // With auth on and no AWS keys to verify with, every Kinesis request is refused by a hook: fastify's.
+  if (opts.kinesisFastPath !== false && (verifier || !authRequired(config))) {
+    fastPath = kinesisPutFastPath({ ctx, log: app.log, requestId, closing: () => closing || lifecycle.draining, verifier })
+    fastPathOf.set(app, fastPath)
+  }
   if (dual) http2Of.set(app, dual)
   return app
 }

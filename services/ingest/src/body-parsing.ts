@@ -43,7 +43,7 @@ export const MAX_BODY_STRING_LENGTH = 2 * 1024 * 1024
 /** Longest member name: Sluice's are short, tag keys at most 128 characters. */
 export const MAX_MEMBER_NAME_LENGTH = 1024
 
-const KINESIS_PUT_TARGETS = new Set(['Kinesis_20131202.PutRecord', 'Kinesis_20131202.PutRecords'])
+export const KINESIS_PUT_TARGETS: ReadonlySet<string> = new Set(['Kinesis_20131202.PutRecord', 'Kinesis_20131202.PutRecords'])
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -85,14 +85,19 @@ export function refuseOversizedKinesisBody(req: FastifyRequest, _reply: FastifyR
   done(null, payload)
 }
 
-interface BodyProblem {
+export interface BodyProblem {
   /** `body`, or the member's path, e.g. `records[3].data` */
   field: string
   message: string
 }
 
+/** A Kinesis body's problem, as AWS answers a body it cannot read. */
+export function kinesisBodyError(p: BodyProblem): KinesisError {
+  return new KinesisError('SerializationException', p.field === 'body' ? `The request body ${p.message}` : `${p.field}: ${p.message}`)
+}
+
 function problemError(req: FastifyRequest, p: BodyProblem): Error {
-  if (isKinesis(req)) return new KinesisError('SerializationException', p.field === 'body' ? `The request body ${p.message}` : `${p.field}: ${p.message}`)
+  if (isKinesis(req)) return kinesisBodyError(p)
   return new ApiError('ValidationError', `${p.field}: ${p.message}`, { field: p.field, details: [p] })
 }
 

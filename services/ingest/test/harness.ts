@@ -53,12 +53,17 @@ export async function request<T = any>(
 }
 
 export async function startSluice(
-  options: { env?: Record<string, string>; redis?: RedisServer; now?: () => number; logStream?: Writable } = {},
+  options: { env?: Record<string, string>; redis?: RedisServer; now?: () => number; logStream?: Writable; kinesisFastPath?: boolean } = {},
 ): Promise<Sluice> {
   const redis = options.redis ?? (await startRedis())
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-ingest-'))
   const config = loadConfig({ SLUICE_REDIS_URL: redis.url, SLUICE_DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'silent', ...options.env })
-  const app = await buildApp({ config, ...(options.now ? { now: options.now } : {}), ...(options.logStream ? { logStream: options.logStream } : {}) })
+  const app = await buildApp({
+    config,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.kinesisFastPath !== undefined ? { kinesisFastPath: options.kinesisFastPath } : {}),
+  })
   const address = await app.listen({ host: '127.0.0.1', port: 0 })
   return {
     url: address,

@@ -4,11 +4,12 @@
  * same action functions as REST; records put through either API are read through the other with the
  * same sequence numbers.
  */
+import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { allows, type ScopeAction } from '@sluice/store'
 import type { ActionContext } from '../context.js'
 import { PUT_BODY_LIMIT, kinesisCborBodyParser, kinesisJsonBodyParser, refuseOversizedKinesisBody } from '../body-parsing.js'
-import { KINESIS_ACTIONS, type CallContext } from './actions.js'
+import { KINESIS_ACTIONS, type CallContext, type KinesisAction } from './actions.js'
 import { KinesisError, toKinesisError } from './errors.js'
 import { encodeCborAnswer } from './cbor.js'
 import { SigV4Verifier, type AwsPrincipal } from './sigv4.js'
@@ -23,16 +24,22 @@ function isCbor(req: FastifyRequest): boolean {
   return (req.headers['content-type'] ?? '').startsWith(KINESIS_CBOR_TYPE)
 }
 
-function send(req: FastifyRequest, reply: FastifyReply, answer: unknown): FastifyReply {
-  reply.header('x-amzn-requestid', req.id)
-  if (isCbor(req)) return reply.type(KINESIS_CBOR_TYPE).send(encodeCborAnswer(answer))
+/** An answer's content type and bytes. */
+export function encodeAnswer(answer: unknown, cbor: boolean): { type: string; body: Buffer } {
+  if (cbor) return { type: KINESIS_CBOR_TYPE, body: encodeCborAnswer(answer) }
   // Bytes, so that the content type stays as AWS sends it: fastify adds "; charset=utf-8" to a JSON
   // type sent with a string.
-  return reply.type(JSON_TYPE).send(Buffer.from(JSON.stringify(answer), 'utf8'))
+  return { type: JSON_TYPE, body: Buffer.from(JSON.stringify(answer), 'utf8') }
+}
+
+function send(req: FastifyRequest, reply: FastifyReply, answer: unknown): FastifyReply {
+  const { type, body } = encodeAnswer(answer, isCbor(req))
+  return reply.header('x-amzn-requestid', req.id).type(type).send(body)
 }
 
 /** Region of the SigV4 credential scope: Credential=<key>/<date>/<region>/kinesis/aws4_request. */
 const CREDENTIAL_RE = /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\/kinesis\/aws4_request/
+const SIGNATURE_RE = /Signature=[0-9a-f]+/
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,11 +79,55 @@ function accessDenied(principal: AwsPrincipal, operation: string, region: string
   return new KinesisError('AccessDeniedException', `User: ${principal.accessKeyId} is not authorized to perform: kinesis:${operation} on resource: ${resource}`)
 }
 
+/** A failed call's answer: AWS' exception, its status and headers; `internal` when it is our fault (logged). */
+export function errorAnswer(err: unknown, call: CallContext | null): { error: KinesisError; internal: boolean; headers: Record<string, string> } {
+  const { error, internal } = toKinesisError(err, call ?? {})
+  const headers: Record<string, string> = { 'x-amzn-errortype': error.type }
+  if (error.type === 'ServiceUnavailable') headers['retry-after'] = '1'
+  return { error, internal, headers }
+}
+
 function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
-  const { error, internal } = toKinesisError(err, req.kinesisCall ?? {})
+  const { error, internal, headers } = errorAnswer(err, req.kinesisCall)
   if (internal) req.log.error({ err }, 'internal error')
-  if (error.type === 'ServiceUnavailable') reply.header('retry-after', '1')
-  return send(req, reply.code(error.status).header('x-amzn-errortype', error.type), error.toBody())
+  return send(req, reply.code(error.status).headers(headers), error.toBody())
+}
+
+export interface PreparedCall {
+  action: KinesisAction
+  body: Record<string, unknown>
+  call: CallContext
+}
+
+/**
+ * What a request asks, from its headers and parsed body: the action, its body and its context, or
+ * the error AWS answers (unknown operation, missing or malformed authorization, a body that is not
+ * an object, a caller without the scope). Both ways in use it: the fastify route and the puts' fast
+ * path (fast-path.ts).
+ */
+export function prepareCall(headers: IncomingHttpHeaders, parsed: unknown, principal?: AwsPrincipal): PreparedCall {
+  const target = headers['x-amz-target']
+  const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
+  const action = operation === undefined ? undefined : KINESIS_ACTIONS[operation]
+  if (!action || operation === undefined) throw new KinesisError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`)
+  const auth = headers.authorization
+  if (typeof auth !== 'string' || !auth.startsWith('AWS4-HMAC-SHA256 ')) throw new KinesisError('MissingAuthenticationTokenException', 'Missing Authentication Token')
+  const region = CREDENTIAL_RE.exec(auth)?.[1]
+  if (!region || !SIGNATURE_RE.test(auth)) {
+    throw new KinesisError('IncompleteSignatureException', 'Authorization header requires Credential, SignedHeaders and Signature parameters.')
+  }
+  const body = parsed === undefined || parsed === null ? {} : parsed
+  if (typeof body !== 'object' || Array.isArray(body)) throw new KinesisError('SerializationException', 'The request body must be a JSON object.')
+  const call: CallContext = { region }
+  if (principal) {
+    const needs = ACTION_SCOPES[operation]
+    if (!needs) throw accessDenied(principal, operation, region, '*')
+    if (needs.stream === 'all' && !allows(principal.scopes, needs.action, '*')) throw accessDenied(principal, operation, region, '*')
+    call.authorize = (stream) => {
+      if (!allows(principal.scopes, needs.action, stream)) throw accessDenied(principal, operation, region, stream)
+    }
+  }
+  return { action, body: body as Record<string, unknown>, call }
 }
 
 /**
@@ -112,29 +163,9 @@ export function kinesisRoutes(app: FastifyInstance, ctx: ActionContext, verifier
       const principal = verifier
         ? await verifier.verify({ method: req.method, url: req.url, headers: req.headers, body: req.kinesisRawBody ?? Buffer.alloc(0) })
         : undefined
-      const target = req.headers['x-amz-target']
-      const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : undefined
-      const action = operation === undefined ? undefined : KINESIS_ACTIONS[operation]
-      if (!action || operation === undefined) throw new KinesisError('UnknownOperationException', `Unknown operation ${typeof target === 'string' ? target : '(no X-Amz-Target)'}`)
-      const auth = req.headers.authorization
-      if (typeof auth !== 'string' || !auth.startsWith('AWS4-HMAC-SHA256 ')) throw new KinesisError('MissingAuthenticationTokenException', 'Missing Authentication Token')
-      const region = CREDENTIAL_RE.exec(auth)?.[1]
-      if (!region || !/Signature=[0-9a-f]+/.test(auth)) {
-        throw new KinesisError('IncompleteSignatureException', 'Authorization header requires Credential, SignedHeaders and Signature parameters.')
-      }
-      const body = req.body === undefined || req.body === null ? {} : req.body
-      if (typeof body !== 'object' || Array.isArray(body)) throw new KinesisError('SerializationException', 'The request body must be a JSON object.')
-      const call: CallContext = { region }
+      const { action, body, call } = prepareCall(req.headers, req.body, principal)
       req.kinesisCall = call
-      if (principal) {
-        const needs = ACTION_SCOPES[operation]
-        if (!needs) throw accessDenied(principal, operation, region, '*')
-        if (needs.stream === 'all' && !allows(principal.scopes, needs.action, '*')) throw accessDenied(principal, operation, region, '*')
-        call.authorize = (stream) => {
-          if (!allows(principal.scopes, needs.action, stream)) throw accessDenied(principal, operation, region, stream)
-        }
-      }
-      const result = await action(ctx, body as Record<string, unknown>, call)
+      const result = await action(ctx, body, call)
       return send(req, reply, result)
     },
   )
