@@ -166,6 +166,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   })
 
+  // Set as fastify starts closing (it then answers every request 503): the first preClose hook, so
+  // that the Kinesis puts' fast path stops taking requests in the same turn.
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+
   // Only JSON bodies: fastify also parses text/plain by default, which would turn a wrong content
   // type into a confusing schema error instead of a 415. JSON goes through our parser, which also
   // refuses invalid UTF-8, deep nesting, huge strings and prototype members (body-parsing.ts).
@@ -215,11 +223,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const lifecycle = opts.lifecycle ?? new Lifecycle()
   let closed = false
-  let closing = false
-  app.addHook('preClose', (done) => {
-    closing = true
-    done()
-  })
   app.addHook('onClose', async () => {
     closed = true
   })

@@ -3,6 +3,7 @@
  * port, and gives tests a small JSON HTTP client.
  */
 import assert from 'node:assert/strict'
+import { createHash, createHmac } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { startProcess, startRedis, type ChildHandle, type RedisServer } from '@sluice/testkit'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import type { Lifecycle } from '../src/shutdown.js'
 
 export interface HttpAnswer<T = any> {
   status: number
@@ -53,7 +55,7 @@ export async function request<T = any>(
 }
 
 export async function startSluice(
-  options: { env?: Record<string, string>; redis?: RedisServer; now?: () => number; logStream?: Writable; kinesisFastPath?: boolean } = {},
+  options: { env?: Record<string, string>; redis?: RedisServer; now?: () => number; logStream?: Writable; kinesisFastPath?: boolean; lifecycle?: Lifecycle } = {},
 ): Promise<Sluice> {
   const redis = options.redis ?? (await startRedis())
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-ingest-'))
@@ -63,6 +65,7 @@ export async function startSluice(
     ...(options.now ? { now: options.now } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
     ...(options.kinesisFastPath !== undefined ? { kinesisFastPath: options.kinesisFastPath } : {}),
+    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
   })
   const address = await app.listen({ host: '127.0.0.1', port: 0 })
   return {
@@ -149,5 +152,20 @@ export async function readAll(s: Pick<Sluice, 'request'>, stream: string, shardI
     if (r.body.records.length === 0) return out
     lastIterator = r.body.nextIterator
     r = await s.request('GET', `/v1/streams/${stream}/shards/${shardId}/records?iterator=${encodeURIComponent(r.body.nextIterator)}&limit=10000`)
+  }
+}
+
+/** SHA-256 and HMAC-SHA256 from node:crypto, in the shape @smithy/signature-v4 takes (tests sign requests with it). */
+export class Sha256 {
+  private readonly h
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    const key = secret === undefined ? undefined : typeof secret === 'string' ? secret : Buffer.from(secret instanceof ArrayBuffer ? secret : secret.buffer, secret instanceof ArrayBuffer ? 0 : secret.byteOffset, secret.byteLength)
+    this.h = key === undefined ? createHash('sha256') : createHmac('sha256', key)
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.h.update(typeof data === 'string' ? data : Buffer.from(data instanceof ArrayBuffer ? data : data.buffer, data instanceof ArrayBuffer ? 0 : data.byteOffset, data.byteLength))
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.h.digest()
   }
 }

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash, createHmac } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,7 +26,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { encode as cborEncode } from 'cbor-x'
-import { rejectsWith, startSluice, type Sluice } from './harness.js'
+import { Sha256, rejectsWith, startSluice, type Sluice } from './harness.js'
 
 const run = promisify(execFile)
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -37,20 +36,6 @@ const KEYS = {
   writer: { id: 'AKIASLUICEWRITER0001', secret: 'writer-secret-0123456789abcdef', scopes: ['write:orders-*', 'read:orders-*'] },
   reader: { id: 'AKIASLUICEREADER0001', secret: 'reader-secret-0123456789abcdef', scopes: ['read:orders-1'] },
   stranger: { id: 'AKIASLUICESTRANGER01', secret: 'stranger-secret-0123456789abcd', scopes: ['read:elsewhere'] },
-}
-
-class Sha256 {
-  private readonly h
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    const key = secret === undefined ? undefined : typeof secret === 'string' ? secret : Buffer.from(secret instanceof ArrayBuffer ? secret : secret.buffer, secret instanceof ArrayBuffer ? 0 : secret.byteOffset, secret.byteLength)
-    this.h = key === undefined ? createHash('sha256') : createHmac('sha256', key)
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.h.update(typeof data === 'string' ? data : Buffer.from(data instanceof ArrayBuffer ? data : data.buffer, data instanceof ArrayBuffer ? 0 : data.byteOffset, data.byteLength))
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest()
-  }
 }
 
 describe('SigV4 verification on the Kinesis endpoint', () => {

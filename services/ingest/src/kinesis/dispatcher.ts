@@ -82,8 +82,8 @@ function accessDenied(principal: AwsPrincipal, operation: string, region: string
 /** A failed call's answer: AWS' exception, its status and headers; `internal` when it is our fault (logged). */
 export function errorAnswer(err: unknown, call: CallContext | null): { error: KinesisError; internal: boolean; headers: Record<string, string> } {
   const { error, internal } = toKinesisError(err, call ?? {})
-  const headers: Record<string, string> = { 'x-amzn-errortype': error.type }
-  if (error.type === 'ServiceUnavailable') headers['retry-after'] = '1'
+  const headers: Record<string, string> = error.type === 'ServiceUnavailable' ? { 'retry-after': '1' } : {}
+  headers['x-amzn-errortype'] = error.type
   return { error, internal, headers }
 }
 

@@ -129,5 +129,10 @@ export function toKinesisError(err: unknown, context: { stream?: string } = {}):
     return { error: new KinesisError('SerializationException', message, { cause: err }), internal: false }
   }
   if (code?.startsWith('FST_ERR_CTP_')) return { error: new KinesisError('SerializationException', (err as Error).message, { cause: err }), internal: false }
+  // The client's fault, as fastify marks it: a body whose stream failed (the client went away mid-body).
+  const status = (err as { statusCode?: unknown } | null)?.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { error: new KinesisError('SerializationException', `The request body could not be read (${(err as Error).message}).`, { cause: err }), internal: false }
+  }
   return { error: new KinesisError('InternalFailure', 'Internal service failure.', { cause: err }), internal: true }
 }

@@ -52,41 +52,41 @@ export function kinesisPutFastPath(opts: FastPathOptions): FastPath {
   const { ctx, log, verifier } = opts
   const durations = ctx.metrics.requestDuration
 
-  function answer(res: ServerResponse, id: string, startedAt: number, status: number, headers: Record<string, string>, value: unknown): void {
+  /**
+   * `close`: the body could not be parsed; fastify then closes an HTTP/1.1 connection (the client may
+   * still be sending), so this path does too. (HTTP/2 has no such header: a stream ends alone.)
+   */
+  function answer(res: ServerResponse, id: string, status: number, headers: Record<string, string>, value: unknown, close = false): void {
     const { type, body } = encodeAnswer(value, false)
     // The headers the route sends, and in its order.
-    res.writeHead(status, { ...headers, 'x-amzn-requestid': id, 'content-type': type, 'x-request-id': id, 'content-length': String(body.length) })
+    const connection = close && res.req.httpVersionMajor === 1 ? { connection: 'close' } : {}
+    res.writeHead(status, { ...connection, ...headers, 'x-amzn-requestid': id, 'content-type': type, 'x-request-id': id, 'content-length': String(body.length) })
     res.end(body)
-    const seconds = (performance.now() - startedAt) / 1000
-    durations.observe({ route: '/', method: 'POST', status: String(status) }, seconds)
-    if (log.level === 'debug' || log.level === 'trace') {
-      log.child({ reqId: id }).debug({ method: 'POST', route: '/', statusCode: status, responseTimeMs: Math.round(seconds * 100_000) / 100 }, 'request completed')
-    }
   }
 
-  function fail(res: ServerResponse, id: string, startedAt: number, err: unknown, call: CallContext | null): void {
+  function fail(res: ServerResponse, id: string, err: unknown, call: CallContext | null, close = false): void {
     const { error, internal, headers } = errorAnswer(err, call)
     if (internal) log.child({ reqId: id }).error({ err }, 'internal error')
-    answer(res, id, startedAt, error.status, headers, error.toBody())
+    answer(res, id, error.status, headers, error.toBody(), close)
   }
 
-  async function run(req: IncomingMessage, res: ServerResponse, id: string, startedAt: number, raw: Buffer): Promise<void> {
+  async function run(res: ServerResponse, id: string, raw: Buffer): Promise<void> {
     let call: CallContext | null = null
+    // The route's order: the body parser first, then the signature, then the call.
+    const parsed = parseJsonBody(raw)
+    if ('problem' in parsed) return fail(res, id, kinesisBodyError(parsed.problem), null, true)
     try {
-      // The route's order: the body parser first, then the signature, then the call.
-      const parsed = parseJsonBody(raw)
-      if ('problem' in parsed) throw kinesisBodyError(parsed.problem)
-      const principal = verifier ? await verifier.verify({ method: 'POST', url: '/', headers: req.headers, body: raw }) : undefined
-      const prepared = prepareCall(req.headers, parsed.value, principal)
+      const principal = verifier ? await verifier.verify({ method: 'POST', url: '/', headers: res.req.headers, body: raw }) : undefined
+      const prepared = prepareCall(res.req.headers, parsed.value, principal)
       call = prepared.call
       const result = await prepared.action(ctx, prepared.body, call)
-      answer(res, id, startedAt, 200, {}, result)
+      answer(res, id, 200, {}, result)
     } catch (err) {
-      fail(res, id, startedAt, err, call)
+      fail(res, id, err, call)
     }
   }
 
-  /** An answer that could not be written (a request id with characters no header may hold): give up the request. */
+  /** An answer that could not be written (a bug: every header it sends was valid in the request): give up the request. */
   function broken(res: ServerResponse, id: string, err: unknown): void {
     log.child({ reqId: id }).error({ err }, 'internal error')
     res.destroy()
@@ -108,28 +108,46 @@ export function kinesisPutFastPath(opts: FastPathOptions): FastPath {
     const startedAt = performance.now()
     const requestId = headers['x-request-id']
     const id = typeof requestId === 'string' && requestId !== '' ? requestId : opts.requestId()
+    // The request metric and log line once the answer is sent, as fastify's onResponse: not for an
+    // answer the client went away before.
+    const finished = (): void => {
+      res.off('finish', finished)
+      res.off('error', finished)
+      const seconds = (performance.now() - startedAt) / 1000
+      const status = res.statusCode
+      durations.observe({ route: '/', method: 'POST', status: String(status) }, seconds)
+      if (log.level === 'debug' || log.level === 'trace') {
+        log.child({ reqId: id }).debug({ method: 'POST', route: '/', statusCode: status, responseTimeMs: Math.round(seconds * 100_000) / 100 }, 'request completed')
+      }
+    }
+    res.on('finish', finished)
+    res.on('error', finished)
     const declared = Number(length)
-    const chunks: Buffer[] = []
+    let chunks: Buffer[] = []
     let received = 0
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       chunks.push(chunk)
       received += chunk.length
-    })
-    req.on('end', () => {
+    }
+    req.on('data', onData)
+    req.once('end', () => {
+      req.off('data', onData)
+      const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)
+      chunks = []
       if (received !== declared) {
-        // What fastify answers a body that is not as long as its Content-Length (HTTP/2 only: Node's
-        // HTTP/1.1 parser reads exactly that many bytes).
+        // The route's answer to a body shorter than its Content-Length. (Only HTTP/2 gets here, and
+        // its stream has been reset by then: Node's HTTP/1.1 parser reads exactly that many bytes.)
         try {
-          fail(res, id, startedAt, new KinesisError('SerializationException', 'Request body size did not match Content-Length'), null)
+          fail(res, id, new KinesisError('SerializationException', 'Request body size did not match Content-Length'), null, true)
         } catch (err) {
           broken(res, id, err)
         }
         return
       }
-      run(req, res, id, startedAt, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).catch((err: unknown) => broken(res, id, err))
+      run(res, id, raw).catch((err: unknown) => broken(res, id, err))
     })
     // A client that goes away mid-body gets no answer (there is no one to send it to).
-    req.on('error', () => res.destroy())
+    req.once('error', () => res.destroy())
     return true
   }
   return {
