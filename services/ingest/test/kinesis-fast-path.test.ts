@@ -237,6 +237,29 @@ describe('Kinesis puts: the fast path answers as the fastify route does', () => 
     assert.equal(await k40(fast), await k40(slow))
   })
 
+  it('a client that goes away mid-body is nobody’s internal error, either way in', async () => {
+    const abort = (base: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(base)
+        const socket = netConnect(Number(url.port), url.hostname, () => {
+          socket.write(
+            `POST / HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Kinesis_20131202.PutRecords\r\n` +
+              `Authorization: ${SIGV4}\r\nContent-Length: 1000\r\n\r\n{"StreamName":"target",`,
+            () => setTimeout(() => socket.destroy(), 50),
+          )
+        })
+        socket.on('close', () => resolve())
+        socket.on('error', reject)
+      })
+    const errors = (all: string[]) => all.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)
+    const before = fastPathOf.get(fast.app)!.taken
+    await Promise.all([abort(fast.url), abort(slow.url)])
+    await new Promise((r) => setTimeout(r, 200))
+    assert.equal(fastPathOf.get(fast.app)!.taken, before + 1)
+    assert.deepEqual(errors(logs.fast), [])
+    assert.deepEqual(errors(logs.slow), [])
+  })
+
   it('leaves puts to fastify while the service drains (fastify answers them with Connection: close)', async () => {
     const before = fastPathOf.get(fast.app)!.taken
     lifecycle.draining = true
