@@ -1,8 +1,9 @@
 /**
  * The short way in for Kinesis puts. PutRecord and PutRecords in JSON are nearly all a Kinesis
  * producer sends, and for a put of one small record fastify's request lifecycle (routing, hooks,
- * the request and reply objects, the content-type parser's stream handling) is a sixth of what the
- * ingest spends on it. Such a request is answered here, from node:http's request and response;
+ * the request and reply objects, the content-type parser's stream handling) costs ~2 µs of the ~30
+ * the ingest spends on it (most of the rest is the kernel's: one read and one writev per request).
+ * Such a request is answered here, from node:http's request and response;
  * every other request, and every put this path is not sure about, goes to fastify unchanged.
  *
  * It takes a request only when all of these hold, else fastify does:
