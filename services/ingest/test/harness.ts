@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
+import { SignatureV4 } from '@smithy/signature-v4'
 import { startProcess, startRedis, type ChildHandle, type RedisServer } from '@sluice/testkit'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -156,7 +157,7 @@ export async function readAll(s: Pick<Sluice, 'request'>, stream: string, shardI
 }
 
 /** SHA-256 and HMAC-SHA256 from node:crypto, in the shape @smithy/signature-v4 takes (tests sign requests with it). */
-export class Sha256 {
+class Sha256 {
   private readonly h
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     const key = secret === undefined ? undefined : typeof secret === 'string' ? secret : Buffer.from(secret instanceof ArrayBuffer ? secret : secret.buffer, secret instanceof ArrayBuffer ? 0 : secret.byteOffset, secret.byteLength)
@@ -168,4 +169,35 @@ export class Sha256 {
   async digest(): Promise<Uint8Array> {
     return this.h.digest()
   }
+}
+
+/**
+ * The headers of a Kinesis request signed with @smithy/signature-v4 for `base` (its host is signed,
+ * so a signature is good for one service); `target` undefined signs no X-Amz-Target.
+ */
+export async function signKinesis(
+  base: string,
+  key: { id: string; secret: string },
+  request: { target: string | undefined; body: string | Uint8Array; region?: string; contentType?: string; date?: Date },
+): Promise<Record<string, string>> {
+  const url = new URL(base)
+  const signer = new SignatureV4({ service: 'kinesis', region: request.region ?? 'us-east-1', credentials: { accessKeyId: key.id, secretAccessKey: key.secret }, sha256: Sha256 })
+  const signed = await signer.sign(
+    {
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      query: {},
+      headers: {
+        host: url.host,
+        'content-type': request.contentType ?? 'application/x-amz-json-1.1',
+        ...(request.target === undefined ? {} : { 'x-amz-target': `Kinesis_20131202.${request.target}` }),
+      },
+      body: request.body,
+    },
+    request.date ? { signingDate: request.date } : {},
+  )
+  return signed.headers as Record<string, string>
 }

@@ -10,10 +10,9 @@ import assert from 'node:assert/strict'
 import { connect } from 'node:http2'
 import { connect as netConnect } from 'node:net'
 import { Writable } from 'node:stream'
-import { SignatureV4 } from '@smithy/signature-v4'
 import { fastPathOf } from '../src/app.js'
 import { Lifecycle } from '../src/shutdown.js'
-import { Sha256, readAll, startSluice, type Sluice } from './harness.js'
+import { readAll, signKinesis, startSluice, type Sluice } from './harness.js'
 
 const SIGV4 = 'AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/kinesis/aws4_request, SignedHeaders=host, Signature=00ff'
 const MiB = 1024 * 1024
@@ -342,22 +341,7 @@ describe('Kinesis puts: the fast path with auth on', () => {
     const env = { SLUICE_AUTH: 'on', SLUICE_AWS_CREDENTIALS: credentials }
     const [fast, slow] = await Promise.all([startSluice({ env }), startSluice({ env, kinesisFastPath: false })])
     services.push(fast, slow)
-    /** A request signed for `base` with @smithy/signature-v4 (the host is signed: per service). */
-    const sign = async (base: string, target: string, body: string, key = KEY): Promise<Record<string, string>> => {
-      const url = new URL(base)
-      const signer = new SignatureV4({ service: 'kinesis', region: 'eu-west-1', credentials: { accessKeyId: key.id, secretAccessKey: key.secret }, sha256: Sha256 })
-      const signed = await signer.sign({
-        method: 'POST',
-        protocol: 'http:',
-        hostname: url.hostname,
-        port: Number(url.port),
-        path: '/',
-        query: {},
-        headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `Kinesis_20131202.${target}` },
-        body,
-      })
-      return signed.headers as Record<string, string>
-    }
+    const sign = (base: string, target: string, body: string, key = KEY) => signKinesis(base, key, { target, body, region: 'eu-west-1' })
     const signedPut = async (base: string, stream: string, opts: { secret?: string; tamper?: boolean } = {}): Promise<Sent> => {
       const body = put([record(1)], stream)
       const headers = await sign(base, 'PutRecords', body, opts.secret === undefined ? KEY : { ...KEY, secret: opts.secret })

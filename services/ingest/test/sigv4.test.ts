@@ -24,9 +24,8 @@ import {
   type KinesisClientConfig,
 } from '@aws-sdk/client-kinesis'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
-import { SignatureV4 } from '@smithy/signature-v4'
 import { encode as cborEncode } from 'cbor-x'
-import { Sha256, rejectsWith, startSluice, type Sluice } from './harness.js'
+import { rejectsWith, signKinesis, startSluice, type Sluice } from './harness.js'
 
 const run = promisify(execFile)
 const bytes = (text: string) => new TextEncoder().encode(text)
@@ -60,23 +59,8 @@ describe('SigV4 verification on the Kinesis endpoint', () => {
       unsignedTarget?: boolean
     } = {},
   ): Promise<{ status: number; type: string | undefined; body: any }> => {
-    const url = new URL(s.url)
-    const signer = new SignatureV4({ service: 'kinesis', region: 'us-east-1', credentials: { accessKeyId: key.id, secretAccessKey: key.secret }, sha256: Sha256 })
-    const contentType = opts.contentType ?? 'application/x-amz-json-1.1'
-    const request = await signer.sign(
-      {
-        method: 'POST',
-        protocol: 'http:',
-        hostname: url.hostname,
-        port: Number(url.port),
-        path: '/',
-        query: {},
-        headers: { host: url.host, 'content-type': contentType, ...(opts.unsignedTarget ? {} : { 'x-amz-target': `Kinesis_20131202.${operation}` }) },
-        body,
-      },
-      opts.date ? { signingDate: opts.date } : {},
-    )
-    const headers = { ...(request.headers as Record<string, string>), 'x-amz-target': `Kinesis_20131202.${opts.sendOperation ?? operation}` }
+    const signed = await signKinesis(s.url, key, { target: opts.unsignedTarget ? undefined : operation, body, ...(opts.contentType ? { contentType: opts.contentType } : {}), ...(opts.date ? { date: opts.date } : {}) })
+    const headers = { ...signed, 'x-amz-target': `Kinesis_20131202.${opts.sendOperation ?? operation}` }
     const res = await fetch(s.url + '/', { method: 'POST', headers, body: opts.tamper ? opts.tamper(body) : body })
     const text = await res.text()
     let parsed: any
