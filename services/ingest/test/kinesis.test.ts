@@ -174,6 +174,11 @@ describe('Kinesis API (AWS SDK v3)', () => {
     const it = (await kinesis.send(new GetShardIteratorCommand({ StreamName: 'k-many', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!
     assert.equal((await kinesis.send(new GetRecordsCommand({ ShardIterator: it }))).Records!.length, 1500)
     assert.equal((await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 7 }))).Records!.length, 7)
+    // StreamARN is optional on GetRecords; given, it must name the iterator's stream.
+    const arnOf = (name: string) => `arn:aws:kinesis:eu-west-1:000000000000:stream/${name}`
+    assert.equal((await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 3, StreamARN: arnOf('k-many') }))).Records!.length, 3)
+    await rejectsWith(kinesis.send(new GetRecordsCommand({ ShardIterator: it, StreamARN: arnOf('k') })), 'InvalidArgumentException', /StreamARN names stream k, but the shard iterator is for stream k-many/)
+    await rejectsWith(kinesis.send(new GetRecordsCommand({ ShardIterator: it, StreamARN: 'arn:aws:s3:::bucket' })), 'ValidationException', /at 'streamARN'/)
     const seq = (await kinesis.send(new PutRecordCommand({ StreamName: 'k-many', PartitionKey: 'p', Data: bytes('x') }))).SequenceNumber
     await rejectsWith(
       kinesis.send(new GetShardIteratorCommand({ StreamName: 'k-many', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON', StartingSequenceNumber: seq })),

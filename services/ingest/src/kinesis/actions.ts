@@ -67,12 +67,17 @@ function arn(call: CallContext, stream: string): string {
   return `arn:aws:kinesis:${call.region}:${ACCOUNT_ID}:stream/${stream}`
 }
 
+/** The stream named by a StreamARN member, if there is one (checked as AWS checks it). */
+function streamArnMember(body: Body, v: AwsValidation): string | undefined {
+  const streamArn = stringMember(body, 'StreamARN', v, { min: 1, max: 2048, pattern: ARN_RE, patternText: 'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+', path: 'streamARN' })
+  return streamArn === undefined ? undefined : ARN_RE.exec(streamArn)?.[1]
+}
+
 /** StreamName, or the name inside StreamARN (AWS accepts either wherever a stream is named). */
 function streamOf(body: Body, v: AwsValidation, call: CallContext): string {
   const name = stringMember(body, 'StreamName', v, { min: 1, max: 128, pattern: AWS_STREAM_NAME_RE, patternText: STREAM_NAME_PATTERN, path: 'streamName' })
-  const streamArn = stringMember(body, 'StreamARN', v, { min: 1, max: 2048, pattern: ARN_RE, patternText: 'arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+', path: 'streamARN' })
+  const fromArn = streamArnMember(body, v)
   v.throwIfAny()
-  const fromArn = streamArn === undefined ? undefined : ARN_RE.exec(streamArn)?.[1]
   if (name !== undefined && fromArn !== undefined && name !== fromArn) {
     throw new KinesisError('InvalidArgumentException', 'StreamName and StreamARN name different streams.')
   }
@@ -489,10 +494,17 @@ export const KINESIS_ACTIONS: Record<string, KinesisAction> = {
     const v = new AwsValidation()
     const iterator = stringMember(body, 'ShardIterator', v, { required: true, min: 1, max: 512, path: 'shardIterator' })
     const limit = numberMember(body, 'Limit', v, { integer: true, min: 1, max: 10_000, path: 'limit' })
+    const fromArn = streamArnMember(body, v)
     v.throwIfAny()
     // The iterator names the stream; one that does not decode is refused by getRecords itself.
     const decoded = ctx.iterators.decode(iterator!, ctx.now())
-    if (decoded.ok) namesStream(call, decoded.position.stream)
+    if (decoded.ok) {
+      namesStream(call, decoded.position.stream)
+      // StreamARN is optional here (the iterator says which stream): when given, it must agree.
+      if (fromArn !== undefined && fromArn !== decoded.position.stream) {
+        throw new KinesisError('InvalidArgumentException', `StreamARN names stream ${fromArn}, but the shard iterator is for stream ${decoded.position.stream}.`)
+      }
+    }
     // AWS' default is the most a call may ask for (10,000; REST's default is 1,000); the 10 MiB cap
     // of one answer holds either way.
     const answer = await getRecords(ctx, { iterator: iterator!, limit: limit ?? MAX_READ_LIMIT })
