@@ -111,9 +111,10 @@ export function kinesisPutFastPath(opts: FastPathOptions): FastPath {
     const id = typeof requestId === 'string' && requestId !== '' ? requestId : opts.requestId()
     // The request metric and log line once the answer is sent, as fastify's onResponse: not for an
     // answer the client went away before.
+    let counted = false
     const finished = (): void => {
-      res.off('finish', finished)
-      res.off('error', finished)
+      if (counted) return
+      counted = true
       const seconds = (performance.now() - startedAt) / 1000
       const status = res.statusCode
       durations.observe({ route: '/', method: 'POST', status: String(status) }, seconds)
@@ -121,7 +122,8 @@ export function kinesisPutFastPath(opts: FastPathOptions): FastPath {
         log.child({ reqId: id }).debug({ method: 'POST', route: '/', statusCode: status, responseTimeMs: Math.round(seconds * 100_000) / 100 }, 'request completed')
       }
     }
-    res.on('finish', finished)
+    res.once('finish', finished)
+    // Stays for the response's life: an 'error' with no listener would end the process.
     res.on('error', finished)
     const declared = Number(length)
     let chunks: Buffer[] = []
@@ -148,7 +150,7 @@ export function kinesisPutFastPath(opts: FastPathOptions): FastPath {
       run(res, id, raw).catch((err: unknown) => broken(res, id, err))
     })
     // A client that goes away mid-body gets no answer (there is no one to send it to).
-    req.once('error', () => res.destroy())
+    req.on('error', () => res.destroy())
     return true
   }
   return {
