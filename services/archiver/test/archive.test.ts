@@ -45,7 +45,7 @@ describe('archive to S3', () => {
         const flat = (await archivedRecords(world, stream)).get('shardId-000000000000')!.records.flat()
         assert.deepEqual(
           flat.map((r) => [r.sequenceNumber, r.partitionKey, r.data, r.approximateArrivalTimestamp]),
-          stored.map((r: any) => [r.sequenceNumber, r.partitionKey, r.data, r.approximateArrivalTimestamp]),
+          stored.map((r) => [r.sequenceNumber, r.partitionKey, r.data, r.approximateArrivalTimestamp]),
         )
         // A second pass with nothing new writes nothing.
         const again = await archiver.pass()
@@ -140,14 +140,14 @@ describe('archive to S3', () => {
       assert.equal(put.status, 200, put.text)
       const read = await readAll(world.sluice, 'legacy', 'shardId-000000000000')
       assert.deepEqual(
-        read.map((r: any) => [r.partitionKey, r.data]),
+        read.map((r) => [r.partitionKey, r.data]),
         [['a', old[0]!.toString('base64')], ['b', old[1]!.toString('base64')], ['y', 'YQ=='], ['c', Buffer.from('new').toString('base64')]],
       )
       await archiveAll(archiver, redis, 'legacy')
       const flat = (await archivedRecords(world, 'legacy')).get('shardId-000000000000')!.records.flat()
       assert.deepEqual(
         flat.map((r) => [r.sequenceNumber, r.partitionKey, r.data]),
-        read.map((r: any) => [r.sequenceNumber, r.partitionKey, r.data]),
+        read.map((r) => [r.sequenceNumber, r.partitionKey, r.data]),
       )
       // An entry in a form this version does not know (another version's field) is not archived as
       // something else: the shard stops there, and nothing of it is trimmed.
@@ -187,23 +187,25 @@ describe('archive to S3', () => {
       const written = [...first.get('shardId-000000000000')!, ...newest.get('shardId-000000000000')!, ...second.get('shardId-000000000000')!]
       const read = await readAll(world.sluice, 'tier', 'shardId-000000000000')
       assert.deepEqual(
-        read.map((r: any) => r.sequenceNumber),
+        read.map((r) => r.sequenceNumber),
         written,
         'TRIM_HORIZON to the end: every record once, in order, across S3 and Redis',
       )
       assert.ok(
-        read.every((r: any) => /^[ab]\d+:/.test(Buffer.from(r.data, 'base64').toString())),
+        read.every((r) => /^[ab]\d+:/.test(Buffer.from(r.data, 'base64').toString())),
         'data decodes',
       )
 
       // AT_TIMESTAMP and AT_SEQUENCE_NUMBER inside the archived part.
       const middle = read[1234]
+      assert.ok(middle, `${read.length} records read`)
       const at = await world.sluice.request('GET', `/v1/streams/tier/shards/shardId-000000000000/records?from=AT_SEQUENCE_NUMBER&sequenceNumber=${middle.sequenceNumber}&limit=5`)
       assert.equal(at.status, 200, JSON.stringify(at.body))
       assert.deepEqual(at.body.records.map((r: any) => r.sequenceNumber), written.slice(1234, 1239))
       const ts = await world.sluice.request('GET', `/v1/streams/tier/shards/shardId-000000000000/records?from=AT_TIMESTAMP&timestamp=${middle.approximateArrivalTimestamp}&limit=1`)
       assert.equal(ts.status, 200, JSON.stringify(ts.body))
-      const firstAtTime = read.find((r: any) => r.approximateArrivalTimestamp >= middle.approximateArrivalTimestamp)
+      const firstAtTime = read.find((r) => r.approximateArrivalTimestamp >= middle.approximateArrivalTimestamp)
+      assert.ok(firstAtTime)
       assert.equal(ts.body.records[0].sequenceNumber, firstAtTime.sequenceNumber)
 
       // The same through the Kinesis-shaped path: GetShardIterator + GetRecords share the code, so a
@@ -273,7 +275,7 @@ describe('archive to S3', () => {
       assert.ok(bytes > bound - 16 * 1024, `trimmed by whole objects only as far as needed (${bytes} bytes left)`)
       // Still one seamless read from the start.
       const read = await readAll(world.sluice, 'hot', 'shardId-000000000000')
-      assert.deepEqual(read.map((r: any) => r.sequenceNumber), acked.get('shardId-000000000000'))
+      assert.deepEqual(read.map((r) => r.sequenceNumber), acked.get('shardId-000000000000'))
     } finally {
       await close()
     }

@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { fileURLToPath } from 'node:url'
 import { SignatureV4 } from '@smithy/signature-v4'
+import type { GetRecordsResponse, StreamRecord } from '@sluice/protocol'
 import { startProcess, startRedis, type ChildHandle, type RedisServer } from '@sluice/testkit'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -136,23 +137,23 @@ export function fromB64(data: string): string {
 }
 
 /** Reads a shard from TRIM_HORIZON until caught up, following nextIterator. */
-export async function readAll(s: Pick<Sluice, 'request'>, stream: string, shardId: string): Promise<any[]> {
-  const out: any[] = []
+export async function readAll(s: Pick<Sluice, 'request'>, stream: string, shardId: string): Promise<StreamRecord[]> {
+  const out: StreamRecord[] = []
   let lastIterator = ''
-  let r = await s.request('GET', `/v1/streams/${stream}/shards/${shardId}/records?from=TRIM_HORIZON&limit=10000`)
+  let r = await s.request<GetRecordsResponse>('GET', `/v1/streams/${stream}/shards/${shardId}/records?from=TRIM_HORIZON&limit=10000`)
   for (;;) {
     if (r.status === 429) {
       // Read limits are per shard (5 reads/s by default): wait as told, like any client.
       await new Promise((resolve) => setTimeout(resolve, Number(r.headers.get('retry-after') ?? 1) * 1000))
       const again = out.length === 0 ? `from=TRIM_HORIZON` : `iterator=${encodeURIComponent(lastIterator)}`
-      r = await s.request('GET', `/v1/streams/${stream}/shards/${shardId}/records?${again}&limit=10000`)
+      r = await s.request<GetRecordsResponse>('GET', `/v1/streams/${stream}/shards/${shardId}/records?${again}&limit=10000`)
       continue
     }
     if (r.status !== 200) throw new Error(`read ${shardId}: ${r.status} ${r.text}`)
     out.push(...r.body.records)
     if (r.body.records.length === 0) return out
     lastIterator = r.body.nextIterator
-    r = await s.request('GET', `/v1/streams/${stream}/shards/${shardId}/records?iterator=${encodeURIComponent(r.body.nextIterator)}&limit=10000`)
+    r = await s.request<GetRecordsResponse>('GET', `/v1/streams/${stream}/shards/${shardId}/records?iterator=${encodeURIComponent(r.body.nextIterator)}&limit=10000`)
   }
 }
 
